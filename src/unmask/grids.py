@@ -1,0 +1,79 @@
+"""Time grids ``1 = t_0 > t_1 > ... > t_N = t_end`` for samplers that step on a grid.
+
+* ``"uniform"``: equal steps in ``t``;
+* ``"uniform-alpha"``: equal steps in ``alpha`` (equal expected numbers of revealed tokens for the
+  masked process), through the schedule's inverse;
+* a 1-D tensor or sequence of times given by the user, strictly decreasing within ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from . import checks
+from .schedules import Schedule
+
+GRID_KINDS = ("uniform", "uniform-alpha")
+
+
+def uniform_time(steps: int, t_end: float = 0.0, t_start: float = 1.0) -> torch.Tensor:
+    """``steps + 1`` equally spaced times from ``t_start`` down to ``t_end`` (float64)."""
+    steps = checks.positive_int("steps", steps)
+    grid = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
+    grid[-1] = t_end  # exact end point, whatever linspace rounds to
+    return grid
+
+
+def uniform_alpha(
+    steps: int, schedule: Schedule, t_end: float = 0.0, t_start: float = 1.0
+) -> torch.Tensor:
+    """Times whose ``alpha`` values are equally spaced between ``alpha(t_start)`` and ``alpha(t_end)``."""
+    steps = checks.positive_int("steps", steps)
+    m_start = schedule.masked_fraction(t_start)
+    m_end = schedule.masked_fraction(t_end)
+    fractions = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
+    grid = schedule.time_of_masked_fraction(m_start + (m_end - m_start) * fractions)
+    grid[0], grid[-1] = t_start, t_end
+    return grid
+
+
+def given(times: torch.Tensor | Sequence[float]) -> torch.Tensor:
+    """Validate a user grid: 1-D, at least two times, within ``[0, 1]``, strictly decreasing."""
+    grid = torch.as_tensor(times, dtype=torch.float64)
+    if grid.dim() != 1 or grid.numel() < 2:
+        raise ValueError(
+            f"grid must be a 1-D sequence of at least two times, got shape {tuple(grid.shape)}"
+        )
+    checks.times_in_unit_interval("grid", grid)
+    if not bool((grid[1:] < grid[:-1]).all()):
+        raise ValueError("grid must be strictly decreasing (samplers run from t = 1 down to 0)")
+    return grid
+
+
+def make_grid(
+    grid: str | torch.Tensor | Sequence[float],
+    steps: int | None,
+    schedule: Schedule,
+    t_end: float = 0.0,
+) -> torch.Tensor:
+    """Resolve a grid argument (a kind name with ``steps``, or explicit times) into a tensor."""
+    if isinstance(grid, str):
+        if grid not in GRID_KINDS:
+            raise ValueError(
+                f"unknown grid {grid!r}; use one of {', '.join(GRID_KINDS)} or a tensor of times"
+            )
+        if steps is None:
+            raise ValueError(
+                "steps is required for a grid sampler (got steps=None); pass steps=N with N >= 1"
+            )
+        if grid == "uniform":
+            return uniform_time(steps, t_end)
+        return uniform_alpha(steps, schedule, t_end)
+    result = given(grid)
+    if steps is not None and steps != len(result) - 1:
+        raise ValueError(
+            f"steps={steps} disagrees with the given grid of {len(result) - 1} steps; pass one of them"
+        )
+    return result

@@ -1,0 +1,84 @@
+"""Random-order sampler with fixed block sizes (Lavenant–Zanella; parallel first-hitting; spec §2.3).
+
+Step ``j`` reveals ``k_j`` masked positions chosen uniformly at random, each drawn independently
+from the model's conditional given the revealed tokens. With ``k_j = 1`` it is exact. Sizes come
+from ``k`` (the same every step), from ``sizes`` (any schedule), or from ``steps`` (``L`` split as
+evenly as possible, larger blocks first). The denoiser is called at the time whose masked fraction
+equals the row's current masked fraction, ``t = m^{-1}(n / L)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import torch
+
+from .. import checks
+from .base import Sampler, StepContext
+
+
+def even_sizes(total: int, blocks: int) -> tuple[int, ...]:
+    """``total`` split into ``blocks`` sizes that differ by at most one, larger first."""
+    base, extra = divmod(total, blocks)
+    return tuple(base + 1 if j < extra else base for j in range(blocks))
+
+
+@dataclass(frozen=True)
+class KRandom(Sampler):
+    """Reveal ``k`` (or ``sizes[j]``) uniformly chosen masked tokens per denoiser call."""
+
+    k: int | None = None
+    sizes: tuple[int, ...] | None = None
+    name: ClassVar[str] = "k-random"
+    uses_grid: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.sizes is not None:
+            raise ValueError(
+                f"give k or sizes to k-random, not both (got k={self.k}, sizes={self.sizes})"
+            )
+        if self.k is not None:
+            checks.positive_int("k", self.k)
+        if self.sizes is not None:
+            if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
+                raise TypeError(
+                    f"sizes must be a sequence of positive integers, got {self.sizes!r}"
+                )
+            object.__setattr__(self, "sizes", tuple(self.sizes))
+            if not self.sizes:
+                raise ValueError("sizes must hold at least one block size, got an empty sequence")
+            for size in self.sizes:
+                checks.positive_int("sizes[j]", size)
+
+    def resolve(self, steps: int | None, length: int) -> KRandom:
+        if steps is not None:
+            steps = checks.positive_int("steps", steps)
+            if self.k is not None or self.sizes is not None:
+                raise ValueError(
+                    f"k-random got steps={steps} and also k={self.k}, sizes={self.sizes}; give one of them"
+                )
+            return replace(self, sizes=even_sizes(length, min(steps, length)))
+        if self.sizes is not None and sum(self.sizes) < length:
+            raise ValueError(
+                f"k-random sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length {length}"
+            )
+        if self.k is None and self.sizes is None:
+            return replace(self, k=1)
+        return self
+
+    def block_size(self, index: int, length: int) -> int:
+        """Tokens to reveal at step ``index`` (the last listed size reveals all that remain)."""
+        if self.sizes is None:
+            return self.k or 1
+        return self.sizes[index] if index < len(self.sizes) - 1 else length
+
+    def step(self, ctx: StepContext, z, t, s, index):
+        length = z.shape[-1]
+        schedule = ctx.process.schedule
+        remaining = ctx.masked(z).sum(-1)
+        count = torch.full_like(remaining, self.block_size(index, length)).minimum(remaining)
+        t_now = schedule.time_of_masked_fraction(remaining.double() / length)
+        probs = ctx.denoise(z, t_now)
+        z_next = ctx.choose(z, count, probs)
+        return z_next, schedule.time_of_masked_fraction((remaining - count).double() / length)
