@@ -11,6 +11,7 @@ schedule        alpha(t)                            hazard -alpha'/(1-alpha)    
 ==============  ==================================  ==============================  ===========
 linear          1 - t                               1/t                             0
 cosine          1 - cos(pi/2 (1-t))                 (pi/2) tan(pi/2 (1-t))          0
+polynomial      1 - t^p                             p/t                             0
 log-linear      1 - (1-eps) t                       1/t                             eps
 geometric       exp(-sbar), sbar = smin^(1-t) smax^t  sbar'/expm1(sbar)             exp(-smax)
 constant-rate   exp(-T t)                           T/expm1(T t)                    exp(-T)
@@ -124,6 +125,32 @@ class CosineSchedule(Schedule):
 
 
 @dataclass(frozen=True)
+class PolynomialSchedule(Schedule):
+    """``alpha(t) = 1 - t^p`` (MD4 polynomial); hazard ``p/t``; ``alpha(1) = 0``. ``p = 1`` is linear."""
+
+    power: float = 2.0
+    name: ClassVar[str] = "polynomial"
+
+    def __post_init__(self) -> None:
+        checks.positive_float("power", self.power)
+
+    def alpha(self, t: TimeLike) -> torch.Tensor:
+        return 1 - _f64(t) ** self.power
+
+    def masked_fraction(self, t: TimeLike) -> torch.Tensor:
+        return _f64(t) ** self.power
+
+    def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
+        return -self.power * _f64(t) ** (self.power - 1)
+
+    def hazard(self, t: TimeLike) -> torch.Tensor:
+        return self.power / _f64(t)
+
+    def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
+        return _f64(m).clamp(0, 1) ** (1 / self.power)
+
+
+@dataclass(frozen=True)
 class LogLinearSchedule(Schedule):
     """``alpha(t) = 1 - (1 - eps) t`` (MDLM/SEDD); hazard ``1/t``; ``alpha(1) = eps``."""
 
@@ -166,8 +193,7 @@ class GeometricSchedule(Schedule):
         checks.positive_float("sigma_max", self.sigma_max)
         if self.sigma_max <= self.sigma_min:
             raise ValueError(
-                f"sigma_max must exceed sigma_min, got sigma_min={self.sigma_min}, "
-                f"sigma_max={self.sigma_max}"
+                f"sigma_max must exceed sigma_min, got sigma_min={self.sigma_min}, sigma_max={self.sigma_max}"
             )
 
     def _log_ratio(self) -> float:
@@ -239,6 +265,7 @@ SCHEDULES: dict[str, type[Schedule]] = {
     for cls in (
         LinearSchedule,
         CosineSchedule,
+        PolynomialSchedule,
         LogLinearSchedule,
         GeometricSchedule,
         ConstantRateSchedule,
@@ -247,10 +274,8 @@ SCHEDULES: dict[str, type[Schedule]] = {
 
 
 def get_schedule(name: str, **hyperparameters: float) -> Schedule:
-    """Build a schedule from its name (``linear``, ``cosine``, ``log-linear``, ``geometric``,
-    ``constant-rate``) and keyword hyperparameters."""
+    """Build a schedule from its name (``linear``, ``cosine``, ``polynomial``, ``log-linear``,
+    ``geometric``, ``constant-rate``) and keyword hyperparameters."""
     if name not in SCHEDULES:
-        raise ValueError(
-            f"unknown schedule {name!r}; known schedules: {', '.join(sorted(SCHEDULES))}"
-        )
+        raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(sorted(SCHEDULES))}")
     return SCHEDULES[name](**hyperparameters)

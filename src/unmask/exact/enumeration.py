@@ -15,6 +15,19 @@ from ..processes import Process
 from ..samplers.base import StepContext
 
 
+def state_codes(z: torch.Tensor, base: int) -> torch.Tensor:
+    """One int64 code per row of ``z [n, L]`` (digits in ``base``, first position most significant)."""
+    powers = base ** torch.arange(z.shape[1] - 1, -1, -1, dtype=torch.int64)
+    return (z * powers).sum(-1)
+
+
+def _unique_rows(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(unique codes, index of one row per code, inverse)`` for 1-D integer ``codes``."""
+    unique, inverse = torch.unique(codes, return_inverse=True)
+    first = torch.zeros(len(unique), dtype=torch.long).scatter_(0, inverse, torch.arange(len(codes)))
+    return unique, first, inverse
+
+
 class EnumerationContext(StepContext):
     """Exact counterpart of the drawing context: moves branch instead of drawing."""
 
@@ -40,16 +53,16 @@ class EnumerationContext(StepContext):
                 "the exact law of an event-driven sampler (first-hitting, k-random) needs a "
                 "time-agnostic denoiser (time_agnostic = True): its event times are continuous"
             )
-        unique, inverse = torch.unique(z, dim=0, return_inverse=True)
+        codes = state_codes(z, self.vocab_size + 1)
+        unique_codes, first, inverse = _unique_rows(codes)
+        unique = z[first]
         if self.time_agnostic:
             t_unique = torch.zeros(len(unique), dtype=torch.float64)
         else:
             t_unique = torch.zeros(len(unique), dtype=torch.float64).scatter_(0, inverse, t)
             if not torch.equal(t_unique[inverse], t):
                 unique, inverse, t_unique = z, torch.arange(len(z)), t
-        logits = check_logits(
-            self.denoiser(unique, t_unique), len(unique), z.shape[1], self.vocab_size
-        )
+        logits = check_logits(self.denoiser(unique, t_unique), len(unique), z.shape[1], self.vocab_size)
         self.evaluated_rows += len(unique)
         return torch.softmax(logits.to(torch.float64), dim=-1)[inverse]
 

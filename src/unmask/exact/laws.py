@@ -16,7 +16,7 @@ from ..grids import make_grid
 from ..processes import Process
 from ..samplers.base import Sampler
 from ..samplers.driver import check_process, resolve_sampler, warn_prior_mismatch
-from .enumeration import EnumerationContext
+from .enumeration import EnumerationContext, _unique_rows, state_codes
 
 MAX_STATES = 1 << 20
 
@@ -50,12 +50,11 @@ def _check_size(vocab_size: int, length: int, process: Process) -> None:
         )
 
 
-def _merge(z: torch.Tensor, mass: torch.Tensor, t: torch.Tensor):
+def _merge(z: torch.Tensor, mass: torch.Tensor, t: torch.Tensor, base: int):
     """Merge equal rows of ``z``, adding their masses (and keeping one of their times)."""
-    unique, inverse = torch.unique(z, dim=0, return_inverse=True)
-    merged = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, mass)
-    times = torch.zeros(len(unique), dtype=torch.float64).scatter_(0, inverse, t)
-    return unique, merged, times
+    codes, first, inverse = _unique_rows(state_codes(z, base))
+    merged = torch.zeros(len(codes), dtype=torch.float64).index_add_(0, inverse, mass)
+    return z[first], merged, t[first]
 
 
 def _all_sequences(vocab_size: int, length: int) -> torch.Tensor:
@@ -100,9 +99,7 @@ def run_law(
     start_time = float(times[0]) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
     if denoiser is None:
-        denoiser = (
-            target.denoiser() if process.kind == "masked" else target.uniform_denoiser(process)
-        )
+        denoiser = target.denoiser() if process.kind == "masked" else target.uniform_denoiser(process)
     ctx = EnumerationContext(process, vocab_size, denoiser)
 
     if process.kind == "masked":
@@ -122,18 +119,12 @@ def run_law(
     index = 0
     while (index < total) if total is not None else bool((z == vocab_size).any()):
         ctx.begin(mass)
-        s = (
-            torch.full((len(z),), float(times[index + 1]), dtype=torch.float64)
-            if times is not None
-            else None
-        )
+        s = torch.full((len(z),), float(times[index + 1]), dtype=torch.float64) if times is not None else None
         z_next, t_next = sampler.step(ctx, z, t, s, index)
-        z, mass, t = _merge(z_next, ctx.mass, ctx.align(t_next))
+        z, mass, t = _merge(z_next, ctx.mass, ctx.align(t_next), vocab_size + 1)
         index += 1
         if total is None and index > length:
-            raise RuntimeError(
-                f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug"
-            )
+            raise RuntimeError(f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug")
 
     ctx.begin(mass)
     if process.kind == "masked" and bool((z == vocab_size).any()):
@@ -149,9 +140,7 @@ def output_law(target, sampler: str | Sampler, steps: int | None = None, **optio
     return run_law(target, sampler, steps, **options).law
 
 
-def reference_law(
-    target, process: Process | None = None, final_denoise: bool = False
-) -> torch.Tensor:
+def reference_law(target, process: Process | None = None, final_denoise: bool = False) -> torch.Tensor:
     """What a sampler's output law should be compared with: the target itself for the masked
     process (and after a final denoise), the forward law ``p_{t_min}`` for the uniform process."""
     process = check_process(process)

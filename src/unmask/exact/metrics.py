@@ -10,9 +10,7 @@ import torch
 
 def _pair(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if p.shape != q.shape:
-        raise ValueError(
-            f"laws must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}"
-        )
+        raise ValueError(f"laws must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}")
     return p.to(torch.float64).reshape(-1), q.to(torch.float64).reshape(-1)
 
 

@@ -58,9 +58,7 @@ def binomial_path_kl(profile: torch.Tensor, reveal: torch.Tensor, entropy: float
             if dist[s] == 0:
                 continue
             k = torch.arange(length - s + 1, dtype=torch.float64)
-            binom = torch.distributions.Binomial(
-                length - s, probs=torch.tensor(q, dtype=torch.float64)
-            )
+            binom = torch.distributions.Binomial(length - s, probs=torch.tensor(q, dtype=torch.float64))
             new[s : length + 1] += dist[s] * binom.log_prob(k).exp()
         dist = new
     return total - entropy

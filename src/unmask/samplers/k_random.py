@@ -35,16 +35,12 @@ class KRandom(Sampler):
 
     def __post_init__(self) -> None:
         if self.k is not None and self.sizes is not None:
-            raise ValueError(
-                f"give k or sizes to k-random, not both (got k={self.k}, sizes={self.sizes})"
-            )
+            raise ValueError(f"give k or sizes to k-random, not both (got k={self.k}, sizes={self.sizes})")
         if self.k is not None:
             checks.positive_int("k", self.k)
         if self.sizes is not None:
             if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
-                raise TypeError(
-                    f"sizes must be a sequence of positive integers, got {self.sizes!r}"
-                )
+                raise TypeError(f"sizes must be a sequence of positive integers, got {self.sizes!r}")
             object.__setattr__(self, "sizes", tuple(self.sizes))
             if not self.sizes:
                 raise ValueError("sizes must hold at least one block size, got an empty sequence")
@@ -54,11 +50,14 @@ class KRandom(Sampler):
     def resolve(self, steps: int | None, length: int) -> KRandom:
         if steps is not None:
             steps = checks.positive_int("steps", steps)
+            planned = even_sizes(length, min(steps, length))
+            if self.sizes == planned:
+                return self  # already resolved for these steps
             if self.k is not None or self.sizes is not None:
                 raise ValueError(
                     f"k-random got steps={steps} and also k={self.k}, sizes={self.sizes}; give one of them"
                 )
-            return replace(self, sizes=even_sizes(length, min(steps, length)))
+            return replace(self, sizes=planned)
         if self.sizes is not None and sum(self.sizes) < length:
             raise ValueError(
                 f"k-random sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length {length}"
