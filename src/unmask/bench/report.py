@@ -1,0 +1,175 @@
+"""Benchmark outputs: ``bench.json``, a TV-against-NFE figure and a markdown report.
+
+Files are written atomically (to a temporary name, then renamed), so an interrupted run never
+leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from .config import BenchConfig
+from .fit import OrderFit, best_per_budget
+from .run import Cell
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def bench_record(config: BenchConfig, cells: list[Cell], fits: list[OrderFit], seconds: float) -> dict:
+    """Everything the run measured, with the resolved configuration and the environment."""
+    return {
+        "unmask_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "config": config.to_dict(),
+        "seconds": seconds,
+        "cells": [{k: _finite(v) for k, v in asdict(cell).items()} for cell in cells],
+        "orders": [{k: _finite(v) for k, v in asdict(fit).items()} for fit in fits],
+        "best_per_budget": best_per_budget(cells),
+    }
+
+
+def write_json(path: Path, record: dict) -> None:
+    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def write_figure(path: Path, cells: list[Cell]) -> bool:
+    """TV against NFE budget, log-log, one panel per (process, target), one line per sampler,
+    with reference slopes -1 and -2. Returns False when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    panels = sorted({(c.process, c.target) for c in cells})
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
+    for ax, (process, target) in zip(axes.flat, panels, strict=False):
+        group = [c for c in cells if c.process == process and c.target == target]
+        for sampler in sorted({c.sampler for c in group}):
+            points = sorted((c.nfe_budget, max(c.tv, 1e-16)) for c in group if c.sampler == sampler)
+            xs, ys = zip(*points, strict=True)
+            ax.loglog(xs, ys, marker="o", markersize=3, label=sampler)
+        budgets = sorted({c.nfe_budget for c in group})
+        top = max(c.tv for c in group) or 1.0
+        lo, hi = budgets[0], budgets[-1]
+        for order, style in ((1, "--"), (2, ":")):
+            ax.loglog([lo, hi], [top, top * (lo / hi) ** order], "k" + style, linewidth=0.8,
+                      label=f"slope -{order}")  # fmt: skip
+        ax.set_title(f"{target} ({process})")
+        ax.set_xlabel("NFE budget")
+        ax.set_ylabel("TV to target")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    figure.tight_layout()
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+        plt.close(figure)
+    return True
+
+
+def _fmt(value: float | str | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def markdown_report(record: dict, figure_name: str | None) -> str:
+    """A report a person can read on its own: the figure, the orders, the best sampler per
+    budget and the full table."""
+    config = record["config"]
+    lines = [
+        "# unmask bench",
+        "",
+        f"unmask {record['unmask_version']}, torch {record['torch_version']}; seed {config['seed']}; "
+        f"{config['samples']} samples per cell for the NFE count; {record['seconds']:.0f} s.",
+        "",
+        "Errors are exact (from each sampler's exact output law) unless the method column says "
+        "monte-carlo. TV is to the target (masked) or to the forward law at t_min (uniform); "
+        "KL is KL(target || sampler).",
+        "",
+    ]
+    if figure_name:
+        lines += [f"![TV against NFE]({figure_name})", ""]
+    lines += [
+        "## Convergence orders",
+        "",
+        "| target | process | sampler | measured order | predicted | TV at largest budget | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fit in record["orders"]:
+        lines.append(
+            f"| {fit['target']} | {fit['process']} | {fit['sampler']} | {_fmt(fit['measured'])} | "
+            f"{fit['predicted']} | {_fmt(fit['tv_at_largest_budget'])} | {fit['note']} |"
+        )
+    lines += ["", "## Best sampler for each budget of model calls", ""]
+    lines += ["| target | process | NFE budget | best sampler | steps | TV |", "|---|---|---|---|---|---|"]
+    for row in record["best_per_budget"]:
+        lines.append(
+            f"| {row['target']} | {row['process']} | {row['budget']} | {row['sampler']} | "
+            f"{row['steps'] if row['steps'] is not None else '—'} | {_fmt(row['tv'])} |"
+        )
+    lines += [
+        "",
+        "## All cells",
+        "",
+        "| target | process | sampler | steps | NFE budget | NFE used | method | TV | KL | leakage | "
+        "path-KL | clipped mass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in record["cells"]:
+        tv = _fmt(c["tv"])
+        if c["tv_interval"]:
+            tv += f" [{_fmt(c['tv_interval'][0])}, {_fmt(c['tv_interval'][1])}]"
+        lines.append(
+            f"| {c['target']} | {c['process']} | {c['sampler']} | {c['steps'] if c['steps'] else '—'} | "
+            f"{c['nfe_budget']} | {c['nfe_used']:.1f} | {c['method']} | {tv} | {_fmt(c['kl'])} | "
+            f"{_fmt(c['leakage'])} | {_fmt(c['path_kl'])} | {_fmt(c['clipped_mass'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path, record: dict, figure_name: str | None) -> None:
+    write_atomic(path, markdown_report(record, figure_name).encode())

@@ -1,0 +1,1 @@
+"""The ``unmask`` command-line tool (needs the ``cli`` extra: typer and rich)."""
