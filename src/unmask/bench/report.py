@@ -59,6 +59,9 @@ def write_json(path: Path, record: dict) -> None:
     write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
 
 
+EXACT_TV = 1e-12
+
+
 def write_figure(path: Path, cells: list[Cell]) -> bool:
     """TV against NFE budget, log-log, one panel per (process, target), one line per sampler,
     with reference slopes -1 and -2. Returns False when matplotlib is not installed."""
@@ -75,21 +78,33 @@ def write_figure(path: Path, cells: list[Cell]) -> bool:
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
     for ax, (process, target) in zip(axes.flat, panels, strict=False):
         group = [c for c in cells if c.process == process and c.target == target]
+        measurable = [c.tv for c in group if c.tv > EXACT_TV]
+        floor = min(measurable) / 10 if measurable else 1e-3
         for sampler in sorted({c.sampler for c in group}):
-            points = sorted((c.nfe_budget, max(c.tv, 1e-16)) for c in group if c.sampler == sampler)
-            xs, ys = zip(*points, strict=True)
-            ax.loglog(xs, ys, marker="o", markersize=3, label=sampler)
+            points = sorted((c.nfe_budget, c.tv) for c in group if c.sampler == sampler)
+            above = [(x, y) for x, y in points if y > EXACT_TV]
+            exact = [x for x, y in points if y <= EXACT_TV]
+            line = None
+            if above:
+                xs, ys = zip(*above, strict=True)
+                (line,) = ax.loglog(xs, ys, marker="o", markersize=3, label=sampler)
+            if exact:
+                colour = line.get_color() if line is not None else None
+                ax.loglog(exact, [floor] * len(exact), marker="v", linestyle="none", color=colour,
+                          label=f"{sampler}: exact (TV < {EXACT_TV:g})")  # fmt: skip
         budgets = sorted({c.nfe_budget for c in group})
-        top = max(c.tv for c in group) or 1.0
+        top = max(measurable) if measurable else 1.0
         lo, hi = budgets[0], budgets[-1]
-        for order, style in ((1, "--"), (2, ":")):
-            ax.loglog([lo, hi], [top, top * (lo / hi) ** order], "k" + style, linewidth=0.8,
-                      label=f"slope -{order}")  # fmt: skip
+        if hi > lo:
+            for order, style in ((1, "--"), (2, ":")):
+                ax.loglog([lo, hi], [top, top * (lo / hi) ** order], "k" + style, linewidth=0.8,
+                          label=f"slope -{order}")  # fmt: skip
+        ax.set_ylim(bottom=floor / 2)
         ax.set_title(f"{target} ({process})")
-        ax.set_xlabel("NFE budget")
-        ax.set_ylabel("TV to target")
+        ax.set_xlabel("NFE budget (denoiser calls)")
+        ax.set_ylabel("TV to target" if process == "masked" else "TV to p(t_min)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     figure.tight_layout()

@@ -34,8 +34,9 @@ Progress = Callable[[str], None]
 class Cell:
     """One benchmark measurement.
 
-    ``nfe_budget`` is the nominal number of denoiser calls (steps x calls per step; the number of
-    masked tokens for first-hitting); ``nfe_used`` the mean calls per row actually made.
+    ``nfe_budget`` is the nominal number of denoiser calls (steps taken x calls per step; the
+    number of masked tokens for first-hitting); ``nfe_used`` the mean calls per row actually made
+    (lower when unchanged rows reuse a call).
     ``method`` is ``"exact"`` (errors from the exact law) or ``"monte-carlo"`` (``tv`` is then the
     adjacent-pair TV, with ``tv_interval`` its 95% interval).
     """
@@ -106,7 +107,7 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         final_denoise=False,
     )
     resolved = drawn.sampler
-    budget = target.length if steps is None else steps * resolved.calls_per_step
+    budget = drawn.steps * resolved.calls_per_step  # k-random and first-hitting stop at L steps
     nfe_used = float(drawn.nfe_per_row.double().mean())
     base = target.vocab_size + 1 if spec.process == "masked" else target.vocab_size
     if base**target.length <= MAX_STATES:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..targets import Copies, CyclicHMM, MarkovChain, Target
 
 VOCAB = 3
-MASKED_LENGTH = 4
+MASKED_LENGTH = 5
 UNIFORM_LENGTH = 3
 
 

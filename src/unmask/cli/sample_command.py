@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from ..bench.config import bench_process, parse_target_spec
+from ..bench.config import parse_target_spec
 from ..bench.report import write_atomic
 from ..bench.specs import parse_sampler_spec
 from ..bench.suite import SUITE
+from ..processes import MaskedProcess, UniformProcess
 from ..samplers import registry, sample
 from .errors import check_writable_folder, fail
 
@@ -55,7 +56,7 @@ def sample_command(
         except ValueError as error:
             raise fail("--output", str(error)) from None
     built = SUITE[spec.name].at(process, spec.length)
-    chosen = bench_process(process)
+    chosen = MaskedProcess() if process == "masked" else UniformProcess()
     denoiser = built.denoiser() if process == "masked" else built.uniform_denoiser(chosen)
     try:
         result = sample(
