@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import uniform
 from .ancestral import Euler, TauLeaping, Tweedie
 from .base import Sampler
 from .first_hitting import FirstHitting
@@ -17,10 +18,11 @@ from .trapezoidal import RK2, Trapezoidal
 
 SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
     "masked": {
-        cls.name: cls
-        for cls in (Euler, TauLeaping, Tweedie, FirstHitting, KRandom, Trapezoidal, RK2)
+        cls.name: cls for cls in (Euler, TauLeaping, Tweedie, FirstHitting, KRandom, Trapezoidal, RK2)
     },
-    "uniform": {},
+    "uniform": {
+        cls.name: cls for cls in (uniform.Euler, uniform.TauLeaping, uniform.Tweedie, uniform.Trapezoidal)
+    },
 }
 
 
