@@ -129,7 +129,9 @@ def test_help_explains(command):
 def test_sample_prints_sequences_and_nfe(tmp_path):
     """`unmask sample` writes one sequence per line and reports the NFE used."""
     path = tmp_path / "seqs.txt"
-    result = invoke("sample", "--target", "copies:length=4", "--sampler", "first-hitting", "-n", "5", "--output", path)
+    result = invoke(
+        "sample", "--target", "copies:length=4", "--sampler", "first-hitting", "-n", "5", "--output", path
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in path.read_text().splitlines()]
     assert len(rows) == 5 and all(len(set(row)) == 1 and len(row) == 4 for row in rows)  # copies

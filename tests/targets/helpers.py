@@ -8,11 +8,8 @@ from collections.abc import Callable
 
 import torch
 
+from stats import CHI_SQUARE_LEVEL, chi_square_pvalue  # noqa: F401  (re-exported)
 from unmask.targets import HMM, Copies, CyclicHMM, MarkovChain, Target
-from unmask.targets.base import flat_index
-
-#: Significance level of every chi-square test in this folder.
-CHI_SQUARE_LEVEL = 1e-3
 
 #: Small targets, one of each kind, built fresh for every test (the counter starts at 0); each
 #: factory takes the length, with a default that keeps the dense table small.
@@ -112,27 +109,3 @@ class BruteForce:
             return out
 
         return [self._marginals(likelihood, i) for i in range(self.L)]
-
-
-def chi_square_pvalue(samples: torch.Tensor, probs: torch.Tensor) -> float:
-    """P-value of Pearson's chi-square test of ``samples [n, L]`` against the table ``probs``.
-
-    Cells of probability 0 must hold no sample (asserted). Cells with expected count below 5 are
-    pooled into one cell. The p-value is ``Q(df/2, stat/2)`` (regularised upper gamma).
-    """
-    V = probs.shape[0]
-    flat = probs.reshape(-1)
-    n = samples.shape[0]
-    counts = torch.bincount(flat_index(samples, V), minlength=flat.numel()).to(torch.float64)
-    assert counts[flat == 0].sum() == 0, "a sequence of probability 0 was sampled"
-    expected = n * flat
-    big = expected >= 5
-    observed = torch.cat([counts[big], counts[~big & (flat > 0)].sum().reshape(1)])
-    wanted = torch.cat([expected[big], expected[~big & (flat > 0)].sum().reshape(1)])
-    keep = wanted > 0
-    observed, wanted = observed[keep], wanted[keep]
-    stat = ((observed - wanted) ** 2 / wanted).sum()
-    df = observed.numel() - 1
-    if df == 0:
-        return 1.0
-    return float(torch.special.gammaincc(torch.tensor(df / 2.0, dtype=torch.float64), stat / 2))

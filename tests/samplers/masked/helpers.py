@@ -7,12 +7,10 @@ import math
 
 import torch
 
+from stats import CHI_SQUARE_LEVEL, chi_square_pvalue  # noqa: F401  (re-exported)
 from unmask import MaskedProcess
 from unmask.samplers import Sampler, get
 from unmask.schedules import CosineSchedule
-
-#: Significance level of every chi-square test in this folder (per test, fixed seeds).
-CHI_SQUARE_LEVEL = 1e-3
 
 #: Every masked sampler configuration under test: id -> (sampler object, steps or None).
 #: Grid samplers use ``steps``; k-random gets its sizes from ``k``, ``sizes`` or ``steps``.
@@ -39,28 +37,6 @@ def flat_index(x: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Row-major cell of each sequence ``x [n, L]`` in a table ``[V] * L``."""
     powers = vocab_size ** torch.arange(x.shape[-1] - 1, -1, -1)
     return (x * powers).sum(-1)
-
-
-def chi_square_pvalue(samples: torch.Tensor, law: torch.Tensor) -> float:
-    """P-value of Pearson's chi-square test of ``samples [n, L]`` against the table ``law [V] * L``.
-
-    A sample in a cell of probability 0 fails outright (asserted). Cells with expected count below 5
-    are pooled into one cell; the p-value is ``Q(df/2, stat/2)`` (regularised upper gamma).
-    """
-    flat = law.reshape(-1).to(torch.float64)
-    counts = torch.bincount(flat_index(samples, law.shape[0]), minlength=flat.numel()).double()
-    assert counts[flat <= 0].sum() == 0, "a sequence of probability 0 was sampled"
-    expected = len(samples) * flat
-    big = expected >= 5
-    small = ~big & (flat > 0)
-    observed = torch.cat([counts[big], counts[small].sum().reshape(1)])
-    wanted = torch.cat([expected[big], expected[small].sum().reshape(1)])
-    observed, wanted = observed[wanted > 0], wanted[wanted > 0]
-    stat = ((observed - wanted) ** 2 / wanted).sum()
-    df = observed.numel() - 1
-    if df == 0:
-        return 1.0
-    return float(torch.special.gammaincc(torch.tensor(df / 2.0, dtype=torch.float64), stat / 2))
 
 
 def fitted_slope(steps: list[int], errors: list[float]) -> float:
