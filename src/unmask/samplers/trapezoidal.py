@@ -26,6 +26,13 @@ from .. import checks
 from .base import Sampler, StepContext, force_last
 
 
+def extrapolation_weights(theta: float) -> tuple[float, float]:
+    """``a1 = 1/(2 theta (1-theta))`` and ``a2 = ((1-theta)^2 + theta^2)/(2 theta (1-theta))``;
+    ``a1 - a2 = 1``."""
+    denominator = 2 * theta * (1 - theta)
+    return 1 / denominator, ((1 - theta) ** 2 + theta**2) / denominator
+
+
 def _stage_one(ctx: StepContext, theta: float, z, t, s):
     """First stage: rates at ``t`` for ``theta Delta``. Returns ``(probs, y*, rho)``."""
     probs = ctx.denoise(z, t)
@@ -56,8 +63,7 @@ class Trapezoidal(Sampler):
 
     def step(self, ctx: StepContext, z, t, s, index):
         theta = self.theta
-        a1 = 1 / (2 * theta * (1 - theta))
-        a2 = ((1 - theta) ** 2 + theta**2) / (2 * theta * (1 - theta))
+        a1, a2 = extrapolation_weights(theta)
         s_start = s
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
         t, s, rho, probs = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs)

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from ... import checks
 from ..base import Sampler, StepContext
+from ..trapezoidal import extrapolation_weights
 from .increments import by_increment, poisson_value_law
 
 
@@ -37,8 +38,7 @@ class Trapezoidal(Sampler):
 
     def step(self, ctx: StepContext, z, t, s, index):
         theta = self.theta
-        a1 = 1 / (2 * theta * (1 - theta))
-        a2 = ((1 - theta) ** 2 + theta**2) / (2 * theta * (1 - theta))
+        a1, a2 = extrapolation_weights(theta)
         s_start = s
         process = ctx.process
 
