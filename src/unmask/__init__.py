@@ -1,6 +1,6 @@
 """unmask: samplers, exact targets and likelihoods for masked and uniform discrete diffusion."""
 
-from . import denoisers, exact, grids, processes, samplers, schedules, targets
+from . import denoisers, exact, grids, likelihood, processes, samplers, schedules, targets
 from .processes import MaskedProcess, UniformProcess
 from .samplers import SampleResult, sample
 
@@ -14,6 +14,7 @@ __all__ = [
     "denoisers",
     "exact",
     "grids",
+    "likelihood",
     "processes",
     "sample",
     "samplers",

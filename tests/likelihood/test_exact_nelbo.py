@@ -9,7 +9,12 @@ from unmask.likelihood import exact_nelbo, mask_weights
 from unmask.schedules import CosineSchedule, LinearSchedule, LogLinearSchedule, PolynomialSchedule
 from unmask.targets import HMM, MarkovChain, Table
 
-EXACT_ENDPOINT_SCHEDULES = [LinearSchedule(), CosineSchedule(), PolynomialSchedule(2.0), PolynomialSchedule(3.5)]
+EXACT_ENDPOINT_SCHEDULES = [
+    LinearSchedule(),
+    CosineSchedule(),
+    PolynomialSchedule(2.0),
+    PolynomialSchedule(3.5),
+]
 
 
 def _targets():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from .bench_command import bench
+from .likelihood_command import likelihood_command
 from .sample_command import sample_command
 
 HELP = (
@@ -24,6 +25,7 @@ def build_app() -> typer.Typer:
     app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     app.command("bench")(bench)
     app.command("sample")(sample_command)
+    app.command("likelihood")(likelihood_command)
     return app
 
 
