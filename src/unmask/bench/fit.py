@@ -2,9 +2,11 @@
 
 The order is minus the least-squares slope of ``log TV`` against ``log NFE`` over the asymptotic
 part of the grid: the ``FIT_POINTS`` largest budgets whose TV is above the float64 floor
-(spec §6.4). Predictions (spec §4): first order for Euler, tau-leaping, Tweedie, k-random and
-RK-2; second order for the trapezoid while its clipped mass is negligible, first order once
-clipping is active; first-hitting is exact (TV at the floor of float64 arithmetic).
+(spec §6.4); with fewer such points no order is fitted. Predictions (spec §4): first order for
+Euler, tau-leaping, Tweedie and RK-2; second order for the trapezoid while its clipped mass (the
+expected jumps lost to clipping, which adds a first-order error) stays below half its TV at the
+largest budget, first order otherwise; first-hitting is exact (TV at the floor of float64
+arithmetic), and so is k-random once its steps reach the length.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from .run import Cell
 
 FIT_POINTS = 3
 TV_FLOOR = 1e-12
-CLIP_NEGLIGIBLE = 1e-3
+CLIP_TO_TV = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,17 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return num / den
 
 
-def predicted_order(sampler: str, clipped_mass: float | None) -> tuple[str, str]:
-    """The order the theory predicts, and why."""
+def predicted_order(sampler: str, clipped_mass: float | None, tv: float) -> tuple[str, str]:
+    """The order the theory predicts at the largest budget, and why."""
     name = sampler.partition(":")[0]
     if name == "first-hitting":
         return "exact", "exact sampler: TV at the float64 floor"
+    if name == "k-random":
+        return "1", "first order in steps/L; exact (one token per call) once steps reach L"
     if name == "trapezoidal":
-        if clipped_mass is not None and clipped_mass > CLIP_NEGLIGIBLE:
-            return "1", f"clipping active (clipped mass {clipped_mass:.2g} at the largest budget)"
-        return "2", "no clipping: weak second order"
+        if clipped_mass is not None and clipped_mass > CLIP_TO_TV * tv:
+            return "1", f"clipping active: clipped mass {clipped_mass:.2g} against TV {tv:.2g}"
+        return "2", "weak second order: clipped mass small against the TV"
     return "1", "first order: factorisation error of simultaneous moves"
 
 
@@ -65,13 +69,13 @@ def fit_orders(cells: list[Cell]) -> list[OrderFit]:
     for (target, process, sampler), group in groups.items():
         group.sort(key=lambda c: c.nfe_budget)
         largest = group[-1]
-        predicted, note = predicted_order(sampler, largest.clipped_mass)
+        predicted, note = predicted_order(sampler, largest.clipped_mass, largest.tv)
         usable = [c for c in group if c.steps is not None and c.tv > TV_FLOOR][-FIT_POINTS:]
         measured = None
-        if len(usable) >= 2:
+        if len(usable) == FIT_POINTS:
             measured = -slope([c.nfe_budget for c in usable], [c.tv for c in usable])
         elif predicted != "exact":
-            note += "; too few points above the float64 floor to fit"
+            note += f"; fewer than {FIT_POINTS} budgets with TV above the float64 floor: no fit"
         fits.append(OrderFit(target, process, sampler, measured, predicted, len(usable), largest.tv, note))
     return fits
 
