@@ -15,9 +15,7 @@ import torch
 def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return value
@@ -26,9 +24,7 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 def probability(name: str, value: Any, *, open_low: bool = False, open_high: bool = False) -> float:
     """Return ``value`` as a float in [0, 1] (ends excluded when asked), or raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"{name} must be a number in [0, 1], got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r} ({type(value).__name__})")
     value = float(value)
     low_ok = value > 0 if open_low else value >= 0
     high_ok = value < 1 if open_high else value <= 1

@@ -48,25 +48,40 @@ def check_logits(logits: Any, batch: int, length: int, vocab_size: int) -> torch
         hint = ""
         if logits.dim() == 3 and tuple(logits.shape[:2]) == expected[:2]:
             if logits.shape[-1] == vocab_size + 1:
-                hint = (
-                    " (it has a mask column: drop it, models output logits over the V clean tokens)"
-                )
+                hint = " (it has a mask column: drop it, models output logits over the V clean tokens)"
             else:
                 hint = f" (vocabulary {logits.shape[-1]}, but vocab_size={vocab_size} was given)"
         raise ValueError(
             f"the denoiser returned logits of shape {tuple(logits.shape)}, expected {expected}{hint}"
         )
-    if torch.isnan(logits).any():
-        raise ValueError(
-            "the denoiser returned NaN logits; check the model for overflow or bad inputs"
-        )
-    if torch.isposinf(logits).any():
-        raise ValueError("the denoiser returned +inf logits; clip them or return finite values")
-    if torch.isneginf(logits).all(-1).any():
-        raise ValueError(
-            "the denoiser returned a position whose logits are all -inf (no token possible)"
-        )
+    # One reduction finds every bad position: the row maximum is NaN if the row holds a NaN, +inf
+    # if it holds +inf and -inf if every entry is -inf; the full scans below run only on failure.
+    if logits.numel() and not bool(torch.isfinite(logits.amax(-1)).all()):
+        if torch.isnan(logits).any():
+            raise ValueError("the denoiser returned NaN logits; check the model for overflow or bad inputs")
+        if torch.isposinf(logits).any():
+            raise ValueError("the denoiser returned +inf logits; clip them or return finite values")
+        raise ValueError("the denoiser returned a position whose logits are all -inf (no token possible)")
     return logits
+
+
+def softmax64(logits: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
+    """``softmax(logits)`` over the last axis in float64, in a new tensor (the input is untouched).
+
+    The same numbers as ``torch.softmax(logits.to(torch.float64), -1)`` with a single float64
+    buffer: rows are converted into the output ``chunk`` values at a time and normalised there
+    while they are still in cache. Logits that carry a gradient take the plain (differentiable) path.
+    """
+    if logits.requires_grad and torch.is_grad_enabled():
+        return torch.softmax(logits.to(torch.float64), dim=-1)
+    size = logits.shape[-1]
+    probs = torch.empty(logits.shape, dtype=torch.float64)
+    source, target = logits.reshape(-1, size), probs.view(-1, size)
+    step = max(1, chunk // max(size, 1))
+    for start in range(0, source.shape[0], step):
+        rows = target[start : start + step]
+        torch.softmax(rows.copy_(source[start : start + step]), dim=-1, out=rows)
+    return probs
 
 
 class CarryOver:
@@ -94,9 +109,7 @@ class ScoreDenoiser:
     Uniform process: the posterior marginals solve ``s = G p`` (spec §1.2).
     """
 
-    def __init__(
-        self, score_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: Process
-    ):
+    def __init__(self, score_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: Process):
         self.score_model = score_model
         self.process = process
         self.time_agnostic = is_time_agnostic(score_model)
@@ -128,7 +141,8 @@ class CountingDenoiser:
 class CachedDenoiser:
     """Evaluates a denoiser on the rows that need it and converts the output to float64 probabilities.
 
-    * Only ``active`` rows are evaluated; the others get a uniform placeholder.
+    * Only ``active`` rows are evaluated; the others get a uniform placeholder (or keep their
+      previous output).
     * When the denoiser is ``time_agnostic``, a row whose input equals its input at the previous
       evaluation reuses that output (the law is unchanged; the call is saved).
     * ``nfe`` counts batched calls actually made; ``nfe_per_row [B]`` counts the calls each row
@@ -152,9 +166,14 @@ class CachedDenoiser:
         self._inputs = torch.full((batch, length), -1, dtype=torch.long)
         self._probs: torch.Tensor | None = None
 
-    def __call__(
-        self, z: torch.Tensor, t: torch.Tensor, active: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def _placeholder(self, batch: int) -> torch.Tensor:
+        return torch.full((batch, self.length, self.vocab_size), 1.0 / self.vocab_size, dtype=torch.float64)
+
+    def _evaluate(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        logits = check_logits(self.denoiser(z, t), z.shape[0], self.length, self.vocab_size)
+        return softmax64(logits)
+
+    def __call__(self, z: torch.Tensor, t: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
         """Probabilities ``[B, L, V]`` (float64) for states ``z [B, L]`` at times ``t [B]``.
 
         A returned tensor is never modified afterwards (later calls build new tensors), so a
@@ -164,24 +183,23 @@ class CachedDenoiser:
         need = torch.ones(batch, dtype=torch.bool) if active is None else active.clone()
         if self.reuse:
             need &= (z != self._inputs).any(-1)
-        if self._probs is None:
-            self._probs = torch.full(
-                (batch, self.length, self.vocab_size), 1.0 / self.vocab_size, dtype=torch.float64
-            )
         if not bool(need.any()):
+            if self._probs is None:
+                self._probs = self._placeholder(batch)
             return self._probs
         self.nfe += 1
         self.nfe_per_row += need.long()
         if bool(need.all()):
-            logits = check_logits(self.denoiser(z, t), batch, self.length, self.vocab_size)
-            self._probs = torch.softmax(logits.to(torch.float64), dim=-1)
-            self._inputs = z.clone()
+            self._probs = self._evaluate(z, t)
+            if self.reuse:
+                self._inputs = z.clone()
             return self._probs
         rows = need.nonzero().squeeze(-1)
-        logits = check_logits(
-            self.denoiser(z[rows], t[rows]), len(rows), self.length, self.vocab_size
-        )
-        fresh = torch.softmax(logits.to(torch.float64), dim=-1)
-        self._probs = self._probs.index_copy(0, rows, fresh)
-        self._inputs = self._inputs.index_copy(0, rows, z[rows])
+        fresh = self._evaluate(z[rows], t[rows])
+        if self._probs is None:
+            self._probs = self._placeholder(batch).index_copy_(0, rows, fresh)
+        else:
+            self._probs = self._probs.index_copy(0, rows, fresh)
+        if self.reuse:
+            self._inputs = self._inputs.index_copy(0, rows, z[rows])
         return self._probs

@@ -26,9 +26,7 @@ def uniform_time(steps: int, t_end: float = 0.0, t_start: float = 1.0) -> torch.
     return grid
 
 
-def uniform_alpha(
-    steps: int, schedule: Schedule, t_end: float = 0.0, t_start: float = 1.0
-) -> torch.Tensor:
+def uniform_alpha(steps: int, schedule: Schedule, t_end: float = 0.0, t_start: float = 1.0) -> torch.Tensor:
     """Times whose ``alpha`` values are equally spaced between ``alpha(t_start)`` and ``alpha(t_end)``."""
     steps = checks.positive_int("steps", steps)
     m_start = schedule.masked_fraction(t_start)
@@ -43,9 +41,7 @@ def given(times: torch.Tensor | Sequence[float]) -> torch.Tensor:
     """Validate a user grid: 1-D, at least two times, within ``[0, 1]``, strictly decreasing."""
     grid = torch.as_tensor(times, dtype=torch.float64)
     if grid.dim() != 1 or grid.numel() < 2:
-        raise ValueError(
-            f"grid must be a 1-D sequence of at least two times, got shape {tuple(grid.shape)}"
-        )
+        raise ValueError(f"grid must be a 1-D sequence of at least two times, got shape {tuple(grid.shape)}")
     checks.times_in_unit_interval("grid", grid)
     if not bool((grid[1:] < grid[:-1]).all()):
         raise ValueError("grid must be strictly decreasing (samplers run from t = 1 down to 0)")

@@ -102,18 +102,23 @@ class LinearSchedule(Schedule):
 
 @dataclass(frozen=True)
 class CosineSchedule(Schedule):
-    """``alpha(t) = 1 - cos(pi/2 (1 - t))`` (MD4); hazard ``(pi/2) tan(pi/2 (1 - t))``."""
+    """``alpha(t) = 1 - cos(pi/2 (1 - t))`` (MD4); hazard ``(pi/2) tan(pi/2 (1 - t))``.
+
+    Computed through ``cos(pi/2 (1 - t)) = sin(pi/2 t)``, which is exactly 0 at ``t = 0`` and 1 at
+    ``t = 1``, so that ``alpha(0) = 1`` and ``alpha(1) = 0`` hold exactly (``cos(pi/2)`` rounds to
+    6e-17, which made ``alpha(0) < 1`` and ``rate(1) = 0/0``).
+    """
 
     name: ClassVar[str] = "cosine"
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return 1 - torch.cos(math.pi / 2 * (1 - _f64(t)))
+        return 1 - torch.sin(math.pi / 2 * _f64(t))
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return torch.cos(math.pi / 2 * (1 - _f64(t)))
+        return torch.sin(math.pi / 2 * _f64(t))
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
-        return -(math.pi / 2) * torch.sin(math.pi / 2 * (1 - _f64(t)))
+        return -(math.pi / 2) * torch.cos(math.pi / 2 * _f64(t))
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
         # tan(pi/2 (1-t)) = cot(pi/2 t); written as cos/sin so that t = 0 gives inf, not a huge number.
@@ -121,7 +126,7 @@ class CosineSchedule(Schedule):
         return (math.pi / 2) * torch.cos(half) / torch.sin(half)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
-        return (1 - (2 / math.pi) * torch.arccos(_f64(m).clamp(0, 1))).clamp(0, 1)
+        return ((2 / math.pi) * torch.arcsin(_f64(m).clamp(0, 1))).clamp(0, 1)
 
 
 @dataclass(frozen=True)

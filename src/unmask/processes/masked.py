@@ -71,9 +71,7 @@ class MaskedProcess:
         """Reverse jump rates ``R[b,i,v] = lambda(t) p(v | z)`` for masked ``i`` and 0 otherwise."""
         rate = self.hazard(t).reshape(-1, 1, 1)
         masked = (z == vocab_size).unsqueeze(-1)
-        return torch.where(
-            masked, rate * probs.to(torch.float64), torch.zeros((), dtype=torch.float64)
-        )
+        return torch.where(masked, rate * probs.to(torch.float64), torch.zeros((), dtype=torch.float64))
 
     @staticmethod
     def rates_to_probs(rates: torch.Tensor) -> torch.Tensor:

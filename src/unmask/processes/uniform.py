@@ -93,17 +93,13 @@ class UniformProcess:
         abar_t = _column(self.kernel_weight(t), 2)
         abar_s = _column(self.kernel_weight(s), 2)
         w = self._evidence_weights(probs, z, abar_t)
-        through_s = abar_s * w + (1 - abar_s) / size * w.sum(
-            -1, keepdim=True
-        )  # sum_a w[a] K_s[a, b]
+        through_s = abar_s * w + (1 - abar_s) / size * w.sum(-1, keepdim=True)  # sum_a w[a] K_s[a, b]
         abar_ts = abar_t / abar_s
         onehot = torch.nn.functional.one_hot(z, size).to(torch.float64)
         law = through_s * (abar_ts * onehot + (1 - abar_ts) / size)
         return law / law.sum(-1, keepdim=True)
 
-    def posterior_from_score(
-        self, score: torch.Tensor, z: torch.Tensor, t: torch.Tensor
-    ) -> torch.Tensor:
+    def posterior_from_score(self, score: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Invert :meth:`score`: solve ``s[v] = sum_a G[v,a] p[a]``, ``G[v,a] = K_t[a,v]/K_t[a,z^i]``,
         per position; negative round-off is clipped and the result renormalised.
         Ill-conditioned as ``abar_t -> 0``."""

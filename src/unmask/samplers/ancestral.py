@@ -28,9 +28,7 @@ class _AncestralSampler(Sampler):
     """Shared step of the three masked ancestral samplers; they differ in ``reveal_probability``."""
 
     @abstractmethod
-    def reveal_probability(
-        self, process: MaskedProcess, t: torch.Tensor, s: torch.Tensor
-    ) -> torch.Tensor:
+    def reveal_probability(self, process: MaskedProcess, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Probability ``[n]`` that a token masked at ``t`` is revealed by ``s``."""
 
     def step(self, ctx: StepContext, z, t, s, index):

@@ -50,9 +50,7 @@ class SampleResult:
     sampler: Sampler
 
 
-def resolve_sampler(
-    sampler: str | Sampler, process: Process, steps: int | None, length: int
-) -> Sampler:
+def resolve_sampler(sampler: str | Sampler, process: Process, steps: int | None, length: int) -> Sampler:
     """A sampler object for ``process`` from a name or an object, configured for ``steps``."""
     if isinstance(sampler, str):
         sampler = registry.get(sampler, process.kind)
@@ -81,9 +79,7 @@ def check_process(process: Process | None) -> Process:
     if process is None:
         return MaskedProcess()
     if not isinstance(process, (MaskedProcess, UniformProcess)):
-        raise TypeError(
-            f"process must be a MaskedProcess or a UniformProcess, got {type(process).__name__}"
-        )
+        raise TypeError(f"process must be a MaskedProcess or a UniformProcess, got {type(process).__name__}")
     return process
 
 
@@ -118,9 +114,7 @@ def start_tokens(
         ("length", length, prompt.shape[1]),
     ):
         if value is not None and value != size:
-            raise ValueError(
-                f"{name}={value} disagrees with the prompt of shape {tuple(prompt.shape)}"
-            )
+            raise ValueError(f"{name}={value} disagrees with the prompt of shape {tuple(prompt.shape)}")
     if prompt.shape[0] < 1 or prompt.shape[1] < 1:
         raise ValueError(
             f"prompt must have at least one row and one position, got shape {tuple(prompt.shape)}"
@@ -173,9 +167,7 @@ def sample(
     t_end = process.t_min if process.kind == "uniform" else 0.0
     times = make_grid(grid, steps, process.schedule, t_end) if sampler.uses_grid else None
     if not callable(denoiser):
-        raise TypeError(
-            f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}"
-        )
+        raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
     start_time = float(times[0]) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
 
@@ -184,18 +176,15 @@ def sample(
     model = CachedDenoiser(denoiser, batch, length, vocab_size)
     ctx = DrawingContext(process, vocab_size, model, streams, free)
     if process.kind == "uniform":
-        z = torch.where(free, streams.categorical(torch.ones(batch, length, vocab_size)), z)
+        uniform_law = torch.ones(1, 1, vocab_size).expand(batch, length, vocab_size)
+        z = torch.where(free, streams.categorical(uniform_law, where=free), z)
 
     t = torch.full((batch,), start_time, dtype=torch.float64)
     states = [z.clone()] if return_trajectory else None
     total = len(times) - 1 if times is not None else None
     index = 0
     while (index < total) if total is not None else bool(ctx.masked(z).any()):
-        s = (
-            torch.full((batch,), float(times[index + 1]), dtype=torch.float64)
-            if times is not None
-            else None
-        )
+        s = torch.full((batch,), float(times[index + 1]), dtype=torch.float64) if times is not None else None
         z, t = sampler.step(ctx, z, t, s, index)
         index += 1
         if states is not None:
@@ -203,9 +192,7 @@ def sample(
         if callback is not None:
             callback(index, total, z)
         if total is None and index > length:
-            raise RuntimeError(
-                f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug"
-            )
+            raise RuntimeError(f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug")
 
     z = finish(ctx, z, t, final_denoise)
     if states is not None and not torch.equal(states[-1], z):

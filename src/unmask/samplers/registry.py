@@ -7,6 +7,7 @@ kind picks the class.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from . import uniform
@@ -54,7 +55,7 @@ def get(name: str, process: str = "masked", **hyperparameters: Any) -> Sampler:
             f"unknown sampler {name!r} for the {process} process; known samplers: {', '.join(sorted(table))}"
         )
     cls = table[name]
-    accepted = sorted(cls.__dataclass_fields__)
+    accepted = sorted(field.name for field in dataclasses.fields(cls))  # ClassVars excluded
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
         raise TypeError(
