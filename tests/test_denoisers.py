@@ -16,6 +16,7 @@ from unmask.denoisers import (
     is_time_agnostic,
     softmax64,
 )
+from unmask.probabilities import Probabilities
 from unmask.schedules import CosineSchedule
 
 V, L = 3, 4
@@ -191,12 +192,12 @@ def test_cache_evaluates_only_active_rows():
     cache = CachedDenoiser(model, 3, L, V)
     z = torch.tensor([[V, 0, 1, 2], [0, 1, 2, 0], [V, V, V, V]])
     t = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
-    probs = cache(z, t, active=torch.tensor([True, False, True]))
+    probs = cache(z, t, active=torch.tensor([True, False, True])).dense()
     assert torch.equal(model.inputs[-1][0], z[[0, 2]])
     assert probs.dtype == torch.float64
     assert torch.equal(probs[1], torch.full((L, V), 1 / V, dtype=torch.float64))
     assert torch.equal(probs[[0, 2]], _softmax(Recording(), z[[0, 2]], t[[0, 2]]))
-    again = cache(z, t * 0.5, active=torch.tensor([False, False, True]))
+    again = cache(z, t * 0.5, active=torch.tensor([False, False, True])).dense()
     assert torch.equal(again[0], probs[0]) and torch.equal(again[1], probs[1])
     assert cache.nfe == 2 and cache.nfe_per_row.tolist() == [1, 0, 2]
     cache(z, t, active=torch.zeros(3, dtype=torch.bool))
@@ -210,12 +211,12 @@ def test_cache_reuses_unchanged_rows_of_a_time_agnostic_denoiser():
     cache = CachedDenoiser(model, 2, L, V)
     z = torch.tensor([[V, V, 0, 1], [V, 2, V, V]])
     t = torch.full((2,), 0.9, dtype=torch.float64)
-    first = cache(z, t).clone()
-    same = cache(z, t * 0.5)
+    first = cache(z, t).dense().clone()
+    same = cache(z, t * 0.5).dense()
     assert cache.nfe == 1 and len(model.inputs) == 1 and torch.equal(same, first)
     z2 = z.clone()
     z2[1, 0] = 1
-    second = cache(z2, t * 0.5)
+    second = cache(z2, t * 0.5).dense()
     assert len(model.inputs) == 2 and torch.equal(model.inputs[-1][0], z2[[1]])
     assert torch.equal(second[0], first[0])
     assert torch.equal(second[1], _softmax(Recording(), z2[[1]], t[[1]] * 0.5)[0])
@@ -247,7 +248,7 @@ def test_cache_outputs_are_never_modified_by_later_calls():
     t = torch.full((3,), 1.0, dtype=torch.float64)
     kept = []
     for step in range(4):
-        out = cache(z, t, active=torch.tensor([True, step % 2 == 0, True]))
+        out = cache(z, t, active=torch.tensor([True, step % 2 == 0, True])).dense()
         kept.append((out, out.clone()))
         z = z.clone()
         z[step % 3, step] = step % V
@@ -272,3 +273,18 @@ def test_cache_checks_the_denoiser_output():
     bad = CachedDenoiser(lambda x, t: torch.full((len(x), L, V), float("nan")), 2, L, V)
     with pytest.raises(ValueError, match="NaN"):
         bad(torch.full((2, L), V), torch.ones(2))
+
+
+def test_probabilities_convert_only_the_selected_positions_to_the_same_numbers():
+    """Probabilities[selection] (float64 softmax of the selected logits only) equals the rows of
+    the dense float64 softmax exactly, for float32 and float64 logits."""
+    for dtype in (torch.float32, torch.float64):
+        logits = torch.randn(4, L, V, generator=torch.Generator().manual_seed(1), dtype=dtype) * 7
+        lazy = Probabilities(logits)
+        where = torch.rand(4, L, generator=torch.Generator().manual_seed(2)) < 0.4
+        picked = lazy[where.nonzero(as_tuple=True)]
+        dense = torch.softmax(logits.double(), -1)
+        assert picked.dtype == torch.float64 and torch.equal(picked, dense[where])
+        assert torch.equal(lazy.dense(), dense) and torch.equal(
+            lazy[where.nonzero(as_tuple=True)], dense[where]
+        )

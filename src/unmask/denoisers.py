@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from .probabilities import Probabilities, softmax64  # noqa: F401  (softmax64 re-exported)
 from .processes import MaskedProcess, Process, UniformProcess
 
 
@@ -63,25 +64,6 @@ def check_logits(logits: Any, batch: int, length: int, vocab_size: int) -> torch
             raise ValueError("the denoiser returned +inf logits; clip them or return finite values")
         raise ValueError("the denoiser returned a position whose logits are all -inf (no token possible)")
     return logits
-
-
-def softmax64(logits: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
-    """``softmax(logits)`` over the last axis in float64, in a new tensor (the input is untouched).
-
-    The same numbers as ``torch.softmax(logits.to(torch.float64), -1)`` with a single float64
-    buffer: rows are converted into the output ``chunk`` values at a time and normalised there
-    while they are still in cache. Logits that carry a gradient take the plain (differentiable) path.
-    """
-    if logits.requires_grad and torch.is_grad_enabled():
-        return torch.softmax(logits.to(torch.float64), dim=-1)
-    size = logits.shape[-1]
-    probs = torch.empty(logits.shape, dtype=torch.float64)
-    source, target = logits.reshape(-1, size), probs.view(-1, size)
-    step = max(1, chunk // max(size, 1))
-    for start in range(0, source.shape[0], step):
-        rows = target[start : start + step]
-        torch.softmax(rows.copy_(source[start : start + step]), dim=-1, out=rows)
-    return probs
 
 
 class CarryOver:
@@ -139,7 +121,7 @@ class CountingDenoiser:
 
 
 class CachedDenoiser:
-    """Evaluates a denoiser on the rows that need it and converts the output to float64 probabilities.
+    """Evaluates a denoiser on the rows that need it; returns :class:`Probabilities` over its logits.
 
     * Only ``active`` rows are evaluated; the others get a uniform placeholder (or keep their
       previous output).
@@ -147,6 +129,8 @@ class CachedDenoiser:
       evaluation reuses that output (the law is unchanged; the call is saved).
     * ``nfe`` counts batched calls actually made; ``nfe_per_row [B]`` counts the calls each row
       took part in.
+    * The logits are kept in the denoiser's dtype; float64 probabilities are computed only where a
+      sampler reads them (:mod:`unmask.probabilities`).
     """
 
     def __init__(
@@ -164,19 +148,16 @@ class CachedDenoiser:
         self.nfe = 0
         self.nfe_per_row = torch.zeros(batch, dtype=torch.long)
         self._inputs = torch.full((batch, length), -1, dtype=torch.long)
-        self._probs: torch.Tensor | None = None
-
-    def _placeholder(self, batch: int) -> torch.Tensor:
-        return torch.full((batch, self.length, self.vocab_size), 1.0 / self.vocab_size, dtype=torch.float64)
+        self._logits: torch.Tensor | None = None
+        self._output: Probabilities | None = None
 
     def _evaluate(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        logits = check_logits(self.denoiser(z, t), z.shape[0], self.length, self.vocab_size)
-        return softmax64(logits)
+        return check_logits(self.denoiser(z, t), z.shape[0], self.length, self.vocab_size)
 
-    def __call__(self, z: torch.Tensor, t: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
-        """Probabilities ``[B, L, V]`` (float64) for states ``z [B, L]`` at times ``t [B]``.
+    def __call__(self, z: torch.Tensor, t: torch.Tensor, active: torch.Tensor | None = None) -> Probabilities:
+        """Probabilities ``[B, L, V]`` for states ``z [B, L]`` at times ``t [B]``.
 
-        A returned tensor is never modified afterwards (later calls build new tensors), so a
+        A returned object is never modified afterwards (later calls build new tensors), so a
         sampler may hold on to the output of an earlier stage.
         """
         batch = z.shape[0]
@@ -184,22 +165,24 @@ class CachedDenoiser:
         if self.reuse:
             need &= (z != self._inputs).any(-1)
         if not bool(need.any()):
-            if self._probs is None:
-                self._probs = self._placeholder(batch)
-            return self._probs
+            if self._output is None:
+                self._logits = torch.zeros(batch, self.length, self.vocab_size)
+                self._output = Probabilities(self._logits)
+            return self._output
         self.nfe += 1
         self.nfe_per_row += need.long()
         if bool(need.all()):
-            self._probs = self._evaluate(z, t)
+            self._logits = self._evaluate(z, t)
             if self.reuse:
                 self._inputs = z.clone()
-            return self._probs
-        rows = need.nonzero().squeeze(-1)
-        fresh = self._evaluate(z[rows], t[rows])
-        if self._probs is None:
-            self._probs = self._placeholder(batch).index_copy_(0, rows, fresh)
         else:
-            self._probs = self._probs.index_copy(0, rows, fresh)
-        if self.reuse:
-            self._inputs = self._inputs.index_copy(0, rows, z[rows])
-        return self._probs
+            rows = need.nonzero().squeeze(-1)
+            fresh = self._evaluate(z[rows], t[rows])
+            if self._logits is None:
+                self._logits = torch.zeros(batch, self.length, self.vocab_size, dtype=fresh.dtype)
+            self._logits = self._logits.to(torch.promote_types(self._logits.dtype, fresh.dtype))
+            self._logits = self._logits.index_copy(0, rows, fresh.to(self._logits.dtype))
+            if self.reuse:
+                self._inputs = self._inputs.index_copy(0, rows, z[rows])
+        self._output = Probabilities(self._logits)
+        return self._output

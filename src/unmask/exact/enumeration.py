@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..denoisers import check_logits, is_time_agnostic
+from ..probabilities import Probabilities, as_dense
 from ..processes import Process
 from ..samplers.base import StepContext
 
@@ -64,7 +65,7 @@ class EnumerationContext(StepContext):
                 unique, inverse, t_unique = z, torch.arange(len(z)), t
         logits = check_logits(self.denoiser(unique, t_unique), len(unique), z.shape[1], self.vocab_size)
         self.evaluated_rows += len(unique)
-        return torch.softmax(logits.to(torch.float64), dim=-1)[inverse]
+        return Probabilities(dense=torch.softmax(logits.to(torch.float64), dim=-1)[inverse])
 
     # -- moves ---------------------------------------------------------------------------------
     def _branch(self, z, position, options):
@@ -83,7 +84,7 @@ class EnumerationContext(StepContext):
         return z, source
 
     def _normalised(self, values):
-        values = values.to(torch.float64)
+        values = as_dense(values)
         return values / values.sum(-1, keepdim=True)
 
     def move(self, z, move_prob, values):

@@ -130,7 +130,7 @@ def run_law(
     if process.kind == "masked" and bool((z == vocab_size).any()):
         z = ctx.move(z, torch.ones(len(z), 1, dtype=torch.float64), ctx.denoise(z, t))
     elif process.kind == "uniform" and final_denoise:
-        z = ctx.jump(z, ctx.denoise(z, t))
+        z = ctx.jump(z, ctx.denoise(z, t).dense())
     law = _to_table(z, ctx.mass, vocab_size, length)
     return LawResult(law=law, diagnostics=dict(ctx.diagnostics), steps=index, grid=times)
 

@@ -4,7 +4,9 @@ A sampler is a frozen dataclass holding only hyperparameters, with a pure :meth:
 that maps ``(z, t)`` to the next ``(z, t)``. It never draws random numbers or calls the model
 itself: it asks a :class:`StepContext` to
 
-* ``denoise(z, t)``: clean-token probabilities ``[n, L, V]`` (float64) from the model;
+* ``denoise(z, t)``: clean-token probabilities ``[n, L, V]`` from the model, as
+  :class:`~unmask.probabilities.Probabilities` (``.dense()`` gives the float64 tensor; passed as
+  they are to ``move``/``choose``, only the drawn positions are converted);
 * ``move(z, move_prob, values)``: masked process, each masked position is revealed with
   probability ``move_prob`` and then takes a value drawn from ``values`` (whether before which);
 * ``choose(z, count, values)``: masked process, ``count`` masked positions chosen uniformly at
@@ -29,6 +31,7 @@ from typing import ClassVar
 
 import torch
 
+from ..probabilities import Probabilities
 from ..processes import Process
 
 
@@ -39,16 +42,21 @@ class StepContext(ABC):
     process: Process
 
     @abstractmethod
-    def denoise(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Model probabilities ``[n, L, V]`` (float64) for states ``z [n, L]`` at times ``t [n]``."""
+    def denoise(self, z: torch.Tensor, t: torch.Tensor) -> Probabilities:
+        """Model probabilities ``[n, L, V]`` for states ``z [n, L]`` at times ``t [n]``; call
+        ``.dense()`` for the float64 tensor."""
 
     @abstractmethod
-    def move(self, z: torch.Tensor, move_prob: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    def move(
+        self, z: torch.Tensor, move_prob: torch.Tensor, values: torch.Tensor | Probabilities
+    ) -> torch.Tensor:
         """Reveal each masked position of ``z`` with probability ``move_prob [n, L]`` (or ``[n, 1]``);
         a revealed position takes a value drawn from ``values [n, L, V]`` (normalised here)."""
 
     @abstractmethod
-    def choose(self, z: torch.Tensor, count: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    def choose(
+        self, z: torch.Tensor, count: torch.Tensor, values: torch.Tensor | Probabilities
+    ) -> torch.Tensor:
         """Reveal ``min(count[b], #masked)`` masked positions chosen uniformly without replacement,
         each with a value drawn from ``values [n, L, V]``."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..denoisers import CachedDenoiser
+from ..probabilities import as_dense
 from ..processes import Process
 from ..streams import RowStreams, choose_subset
 from .base import StepContext
@@ -47,7 +48,7 @@ class DrawingContext(StepContext):
         return torch.where(chosen, self.streams.categorical(values, where=chosen), z)
 
     def jump(self, z, law):
-        law = law.to(torch.float64)
+        law = as_dense(law)
         go = self.free & self.streams.bernoulli(leave_probability(law, z))
         return torch.where(go, self.streams.categorical(law, where=go, exclude=z), z)
 

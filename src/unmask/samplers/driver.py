@@ -217,5 +217,5 @@ def finish(ctx, z: torch.Tensor, t: torch.Tensor, final_denoise: bool) -> torch.
             z = ctx.move(z, torch.ones(z.shape[0], 1, dtype=torch.float64), ctx.denoise(z, t))
         return z
     if final_denoise:
-        z = ctx.jump(z, ctx.denoise(z, t))
+        z = ctx.jump(z, ctx.denoise(z, t).dense())
     return z

@@ -35,7 +35,7 @@ def extrapolation_weights(theta: float) -> tuple[float, float]:
 
 def _stage_one(ctx: StepContext, theta: float, z, t, s):
     """First stage: rates at ``t`` for ``theta Delta``. Returns ``(probs, y*, rho)``."""
-    probs = ctx.denoise(z, t)
+    probs = ctx.denoise(z, t).dense()
     delta = t - s
     reveal = -torch.expm1(-ctx.process.hazard(t) * theta * delta)
     return probs, ctx.move(z, reveal[:, None], probs), t - theta * delta
@@ -67,7 +67,7 @@ class Trapezoidal(Sampler):
         s_start = s
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
         t, s, rho, probs = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs)
-        probs_star = ctx.denoise(y_star, rho)
+        probs_star = ctx.denoise(y_star, rho).dense()
         hazard_t = ctx.process.hazard(t)[:, None, None]
         hazard_rho = ctx.process.hazard(rho)[:, None, None]
         raw = a1 * hazard_rho * probs_star - a2 * hazard_t * probs
@@ -101,7 +101,7 @@ class RK2(Sampler):
             ctx.align(probs),
             ctx.align(z),
         )
-        probs_star = ctx.denoise(y_star, rho)
+        probs_star = ctx.denoise(y_star, rho).dense()
         rate_t = ctx.process.hazard(t)[:, None, None] * probs
         rate_rho = ctx.process.hazard(rho)[:, None, None] * torch.where(
             ctx.masked(y_star).unsqueeze(-1), probs_star, 0.0

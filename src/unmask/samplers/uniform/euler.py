@@ -27,7 +27,7 @@ class Euler(Sampler):
     process_kind: ClassVar[str] = "uniform"
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t)
+        probs = ctx.denoise(z, t).dense()
         moves = ctx.process.reverse_rates(probs, z, t) * (t - s)[:, None, None]  # [n, L, S]
         stay = 1 - moves.sum(-1)
         ctx.record("clipped_mass", (-stay).clamp(min=0).sum(-1))

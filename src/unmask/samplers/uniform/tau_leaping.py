@@ -22,6 +22,6 @@ class TauLeaping(Sampler):
     process_kind: ClassVar[str] = "uniform"
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t)
+        probs = ctx.denoise(z, t).dense()
         rates = by_increment(ctx.process.reverse_rates(probs, z, t), z)
         return ctx.jump(z, poisson_value_law(rates, z, t - s)), s

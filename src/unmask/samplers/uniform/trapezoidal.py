@@ -42,12 +42,12 @@ class Trapezoidal(Sampler):
         s_start = s
         process = ctx.process
 
-        rates_t = by_increment(process.reverse_rates(ctx.denoise(z, t), z, t), z)
+        rates_t = by_increment(process.reverse_rates(ctx.denoise(z, t).dense(), z, t), z)
         y_star = ctx.jump(z, poisson_value_law(rates_t, z, theta * (t - s)))
         t, s, rates_t = ctx.align(t), ctx.align(s), ctx.align(rates_t)
 
         rho = t - theta * (t - s)
-        probs_star = ctx.denoise(y_star, rho)
+        probs_star = ctx.denoise(y_star, rho).dense()
         rates_rho = by_increment(process.reverse_rates(probs_star, y_star, rho), y_star)
         raw = a1 * rates_rho - a2 * rates_t
         duration = (1 - theta) * (t - s)

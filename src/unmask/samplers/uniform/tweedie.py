@@ -22,5 +22,5 @@ class Tweedie(Sampler):
     process_kind: ClassVar[str] = "uniform"
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t)
+        probs = ctx.denoise(z, t).dense()
         return ctx.jump(z, ctx.process.tweedie_law(probs, z, t, s)), s
