@@ -59,29 +59,18 @@ class UniformProcess:
         noise = torch.randint(0, vocab_size, x.shape, generator=generator)
         return torch.where(resample < 1 - _column(self.kernel_weight(t), 1), noise, x)
 
-    @staticmethod
-    def _evidence_weights(probs: torch.Tensor, z: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
-        """``w[b,i,a] = p(x^i = a | z) / K_t[a, z^i]``."""
-        size = probs.shape[-1]
-        off = (1 - abar) / size
-        k_col = off + abar * torch.nn.functional.one_hot(z, size).to(torch.float64)
-        return probs.to(torch.float64) / k_col
-
     def score(self, probs: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Concrete score ``s[b,i,v] = sum_a p(a | z) K_t[a, v] / K_t[a, z^i]`` (``s[b,i,z^i] = 1``).
 
         ``probs [B, L, S]`` posterior marginals, ``z [B, L]``, ``t [B]``; float64 ``[B, L, S]`` out.
         """
-        abar = _column(self.kernel_weight(t), 2)
-        w = self._evidence_weights(probs, z, abar)
-        return abar * w + (1 - abar) / probs.shape[-1] * w.sum(-1, keepdim=True)
+        abar = self.kernel_weight(t)
+        return _by_blocks(probs, z, (abar, abar), _through_kernel)
 
     def reverse_rates(self, probs: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Reverse rates ``R[b,i,v] = (sigma(t)/S) s[b,i,v]`` for ``v != z^i``; 0 on the diagonal."""
-        size = probs.shape[-1]
-        rates = _column(self.schedule.rate(t), 2) / size * self.score(probs, z, t)
-        stay = torch.nn.functional.one_hot(z, size).bool()
-        return rates.masked_fill(stay, 0.0)
+        abar = self.kernel_weight(t)
+        return _by_blocks(probs, z, (abar, abar, self.schedule.rate(t)), _rates)
 
     def tweedie_law(
         self, probs: torch.Tensor, z: torch.Tensor, t: torch.Tensor, s: torch.Tensor
@@ -89,15 +78,7 @@ class UniformProcess:
         """Exact one-position reverse marginal ``p(z_s^i = b | z_t)`` for ``s < t``:
         ``sum_a p(a | z_t) K_{t|s}[b, z^i] K_s[a, b] / K_t[a, z^i]`` with ``K_{t|s}`` of weight
         ``abar_t / abar_s``. Shapes as in :meth:`score`; rows sum to 1."""
-        size = probs.shape[-1]
-        abar_t = _column(self.kernel_weight(t), 2)
-        abar_s = _column(self.kernel_weight(s), 2)
-        w = self._evidence_weights(probs, z, abar_t)
-        through_s = abar_s * w + (1 - abar_s) / size * w.sum(-1, keepdim=True)  # sum_a w[a] K_s[a, b]
-        abar_ts = abar_t / abar_s
-        onehot = torch.nn.functional.one_hot(z, size).to(torch.float64)
-        law = through_s * (abar_ts * onehot + (1 - abar_ts) / size)
-        return law / law.sum(-1, keepdim=True)
+        return _by_blocks(probs, z, (self.kernel_weight(t), self.kernel_weight(s)), _tweedie)
 
     def posterior_from_score(self, score: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Invert :meth:`score`: solve ``s[v] = sum_a G[v,a] p[a]``, ``G[v,a] = K_t[a,v]/K_t[a,z^i]``,
@@ -120,3 +101,57 @@ class UniformProcess:
         score = rates.to(torch.float64) * size / _column(self.schedule.rate(t), 2)
         stay = torch.nn.functional.one_hot(z, size).bool()
         return self.posterior_from_score(score.masked_fill(stay, 1.0), z, t)
+
+
+# The conversions below work on rows ``[n, S]`` of the flattened ``[B * L, S]`` tensors, with the
+# current values ``z [n, 1]`` and per-row times as columns ``[n, 1]``. Without autograd they run a
+# block of rows at a time into a single float64 output: the temporaries of a block stay in cache,
+# and no fresh ``[B, L, S]`` temporary is allocated. The diagonal terms (where ``K_t[a, z^i]`` or
+# ``K_{t|s}[b, z^i]`` has the extra ``abar``) are gathered and scattered at ``z^i`` instead of being
+# built from one-hot tensors; the numbers are the same as those of the dense formulas.
+_BLOCK_VALUES = 1 << 16
+
+
+def _through_kernel(probs, z, abar, weight):
+    """``sum_a w[a] K[a, v]`` for ``w[a] = p(a | z) / K_t[a, z]`` and ``K`` of kernel weight
+    ``weight``: ``weight * w[v] + (1 - weight)/S * sum_a w[a]``."""
+    size = probs.shape[-1]
+    off = (1 - abar) / size  # K_t[a, z] for a != z; K_t[z, z] = off + abar
+    w = (probs / off).scatter(-1, z, probs.gather(-1, z) / (off + abar))
+    return weight * w + (1 - weight) / size * w.sum(-1, keepdim=True)
+
+
+def _rates(probs, z, abar, weight, rate):
+    """Reverse rates ``(sigma/S) s[v]`` off the diagonal, 0 on it (``weight = abar``)."""
+    score = _through_kernel(probs, z, abar, weight)
+    return (rate / probs.shape[-1] * score).scatter(-1, z, 0.0)
+
+
+def _tweedie(probs, z, abar_t, abar_s):
+    """``through_s[b] K_{t|s}[b, z]`` normalised; ``K_{t|s}`` has weight ``abar_t / abar_s``."""
+    through_s = _through_kernel(probs, z, abar_t, abar_s)
+    abar_ts = abar_t / abar_s
+    off = (1 - abar_ts) / probs.shape[-1]  # K_{t|s}[b, z] for b != z
+    law = (through_s * off).scatter(-1, z, through_s.gather(-1, z) * (abar_ts + off))
+    return law / law.sum(-1, keepdim=True)
+
+
+def _by_blocks(probs, z, times, rows) -> torch.Tensor:
+    """``rows(probs, z, *columns)`` over the flattened positions of ``probs [B, L, S]``,
+    ``z [B, L]``, with ``times`` (each ``[B]`` or broadcastable) as per-position columns.
+    Returns float64 ``[B, L, S]``."""
+    size = probs.shape[-1]
+    flat = probs.reshape(-1, size)
+    current = z.reshape(-1, 1)
+    columns = [
+        _column(x.to(torch.float64), 1).expand(z.shape).reshape(-1, 1)
+        for x in torch.broadcast_tensors(*times)
+    ]
+    if probs.requires_grad and torch.is_grad_enabled():
+        return rows(flat.to(torch.float64), current, *columns).reshape(probs.shape)
+    out = torch.empty(flat.shape, dtype=torch.float64)
+    step = max(1, _BLOCK_VALUES // max(size, 1))
+    for start in range(0, flat.shape[0], step):
+        part = slice(start, start + step)
+        out[part] = rows(flat[part].to(torch.float64), current[part], *(c[part] for c in columns))
+    return out.reshape(probs.shape)

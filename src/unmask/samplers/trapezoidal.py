@@ -41,13 +41,50 @@ def _stage_one(ctx: StepContext, theta: float, z, t, s):
     return probs, ctx.move(z, reveal[:, None], probs), t - theta * delta
 
 
-def _reveal_with_rates(ctx: StepContext, z, rates, fallback, duration, s):
-    """Reveal masked positions of ``z`` with total rate ``sum_v rates`` over ``duration`` (forced
-    when ``s = 0``); values from ``rates``, or from ``fallback`` where the total rate is 0."""
-    total = rates.sum(-1)
+def _reveal_with_rates(ctx: StepContext, z, values, total, duration, s):
+    """Reveal masked positions of ``z`` with total rate ``total [n, L]`` over ``duration`` (forced
+    when ``s = 0``), values drawn from ``values [n, L, V]``."""
     reveal = force_last(-torch.expm1(-total * duration[:, None]), s)
-    values = torch.where((total > 0).unsqueeze(-1), rates, fallback)
     return ctx.move(z, reveal, values)
+
+
+# Positions are processed a block of rows of the flattened ``[n * L, V]`` tensors at a time: the
+# temporaries of a block stay in cache and only the output is a fresh ``[n, L, V]`` tensor.
+_BLOCK_VALUES = 1 << 16
+
+
+def _clipped_rates(raw_and_active, fallback, rows, columns):
+    """Rates ``r = 1[active] raw_+`` per position, computed a block of positions at a time.
+
+    ``raw_and_active(*row_blocks, *column_blocks) -> (raw [m, V], active [m, V] or [m, 1])`` gives
+    the extrapolated intensities of ``m`` positions; ``rows`` are ``[n, L, V]`` tensors and
+    ``columns`` ``[n, L]`` ones, both read per position. Returns ``(values, total, clipped)``:
+    ``values [n, L, V]`` is ``r`` where ``total = sum_v r > 0`` and ``fallback [n, L, V]`` elsewhere,
+    ``total [n, L]`` and ``clipped [n, L] = sum_v 1[active] (-raw)_+``.
+    """
+    shape = fallback.shape
+    size = shape[-1]
+    rows = [x.reshape(-1, size) for x in (*rows, fallback)]
+    columns = [c.reshape(-1, 1) for c in columns]
+    values = torch.empty(rows[0].shape, dtype=torch.float64)
+    total = torch.empty(len(values), 1, dtype=torch.float64)
+    clipped = torch.empty(len(values), dtype=torch.float64)
+    step = max(1, _BLOCK_VALUES // max(size, 1))
+    for start in range(0, len(values), step):
+        part = slice(start, start + step)
+        *inputs, backup = (x[part] for x in rows)
+        raw, active = raw_and_active(*inputs, *(c[part] for c in columns))
+        rates = torch.where(active, raw.clamp(min=0), 0.0)
+        clipped[part] = torch.where(active, (-raw).clamp(min=0), 0.0).sum(-1)
+        # Slice assignment rather than out=: the rates may carry gradients from the model.
+        total[part] = rates.sum(-1, keepdim=True)
+        values[part] = torch.where(total[part] > 0, rates, backup)
+    return values.reshape(shape), total.reshape(shape[:-1]), clipped.reshape(shape[:-1])
+
+
+def _per_position(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-row values ``x [n]`` repeated over the positions of ``like [n, L]``."""
+    return x.reshape(-1, 1).expand(like.shape)
 
 
 @dataclass(frozen=True)
@@ -68,15 +105,21 @@ class Trapezoidal(Sampler):
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
         t, s, rho, probs = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs)
         probs_star = ctx.denoise(y_star, rho).dense()
-        hazard_t = ctx.process.hazard(t)[:, None, None]
-        hazard_rho = ctx.process.hazard(rho)[:, None, None]
-        raw = a1 * hazard_rho * probs_star - a2 * hazard_t * probs
-        masked = ctx.masked(y_star).unsqueeze(-1)
-        rates = torch.where(masked, raw.clamp(min=0), 0.0)
+        weight_rho = a1 * ctx.process.hazard(rho)
+        weight_t = a2 * ctx.process.hazard(t)
+
+        def raw_and_active(probs_star, probs, masked, weight_rho, weight_t):
+            return weight_rho * probs_star - weight_t * probs, masked
+
+        values, total, clipped = _clipped_rates(
+            raw_and_active,
+            probs_star,
+            (probs_star, probs),
+            (ctx.masked(y_star), _per_position(weight_rho, y_star), _per_position(weight_t, y_star)),
+        )
         duration = (1 - theta) * (t - s)
-        clipped = torch.where(masked, (-raw).clamp(min=0), 0.0).sum((-1, -2)) * duration
-        ctx.record("clipped_mass", clipped)
-        return _reveal_with_rates(ctx, y_star, rates, probs_star, duration, s), s_start
+        ctx.record("clipped_mass", clipped.sum(-1) * duration)
+        return _reveal_with_rates(ctx, y_star, values, total, duration, s), s_start
 
 
 @dataclass(frozen=True)
@@ -102,14 +145,20 @@ class RK2(Sampler):
             ctx.align(z),
         )
         probs_star = ctx.denoise(y_star, rho).dense()
-        rate_t = ctx.process.hazard(t)[:, None, None] * probs
-        rate_rho = ctx.process.hazard(rho)[:, None, None] * torch.where(
-            ctx.masked(y_star).unsqueeze(-1), probs_star, 0.0
+        hazard_t, hazard_rho = ctx.process.hazard(t), ctx.process.hazard(rho)
+
+        def raw_and_active(probs, probs_star, masked_star, masked, hazard_t, hazard_rho):
+            rate_t = hazard_t * probs
+            rate_rho = hazard_rho * torch.where(masked_star, probs_star, 0.0)
+            raw = (1 - 1 / (2 * theta)) * rate_t + rate_rho / (2 * theta)
+            return raw, masked & (rate_t > 0)
+
+        values, total, clipped = _clipped_rates(
+            raw_and_active,
+            probs,
+            (probs, probs_star),
+            (ctx.masked(y_star), ctx.masked(y), _per_position(hazard_t, y), _per_position(hazard_rho, y)),
         )
-        raw = (1 - 1 / (2 * theta)) * rate_t + rate_rho / (2 * theta)
-        active = ctx.masked(y).unsqueeze(-1) & (rate_t > 0)
-        rates = torch.where(active, raw.clamp(min=0), 0.0)
         duration = t - s
-        clipped = torch.where(active, (-raw).clamp(min=0), 0.0).sum((-1, -2)) * duration
-        ctx.record("clipped_mass", clipped)
-        return _reveal_with_rates(ctx, y, rates, probs, duration, s), s_start
+        ctx.record("clipped_mass", clipped.sum(-1) * duration)
+        return _reveal_with_rates(ctx, y, values, total, duration, s), s_start

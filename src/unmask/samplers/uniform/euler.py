@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-
 from ..base import Sampler, StepContext
 
 
@@ -28,9 +26,11 @@ class Euler(Sampler):
 
     def step(self, ctx: StepContext, z, t, s, index):
         probs = ctx.denoise(z, t).dense()
-        moves = ctx.process.reverse_rates(probs, z, t) * (t - s)[:, None, None]  # [n, L, S]
-        stay = 1 - moves.sum(-1)
+        moves = ctx.process.reverse_rates(probs, z, t).mul_((t - s)[:, None, None])  # [n, L, S]
+        stay = 1 - moves.sum(-1)  # the diagonal of the rates is 0
         ctx.record("clipped_mass", (-stay).clamp(min=0).sum(-1))
-        current = torch.nn.functional.one_hot(z, moves.shape[-1]).bool()
-        law = torch.where(current, stay.clamp(min=0).unsqueeze(-1), moves)
-        return ctx.jump(z, law / law.sum(-1, keepdim=True)), s
+        law = moves.scatter_(-1, z.unsqueeze(-1), stay.clamp(min=0).unsqueeze(-1))
+        total = law.sum(-1, keepdim=True)
+        # In place unless the model's gradients flow through (autograd needs law to divide it).
+        law = law / total if law.requires_grad else law.div_(total)
+        return ctx.jump(z, law), s

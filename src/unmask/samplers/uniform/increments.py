@@ -18,16 +18,31 @@ import torch
 def by_increment(values: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Re-index ``values [n, L, S]`` (indexed by target value ``v``) by increment ``k``:
     ``out[b, i, k] = values[b, i, (z[b, i] + k) mod S]``; entry ``k = 0`` is the current value."""
-    size = values.shape[-1]
-    index = (z.unsqueeze(-1) + torch.arange(size)) % size
-    return torch.gather(values, -1, index)
+    return _rotate(values, z)
 
 
 def by_value(increments: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`by_increment`: ``out[b, i, v] = increments[b, i, (v - z[b, i]) mod S]``."""
-    size = increments.shape[-1]
-    index = (torch.arange(size) - z.unsqueeze(-1)) % size
-    return torch.gather(increments, -1, index)
+    return _rotate(increments, -z)
+
+
+_BLOCK_VALUES = 1 << 16
+
+
+def _rotate(values: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``out[..., k] = values[..., (shift + k) mod S]``, gathered a block of positions at a time
+    (the index of a block stays small instead of an int64 ``[n, L, S]`` one)."""
+    size = values.shape[-1]
+    arange = torch.arange(size)
+    if values.requires_grad and torch.is_grad_enabled():
+        return torch.gather(values, -1, (shift.reshape(*values.shape[:-1], 1) + arange) % size)
+    flat, offset = values.reshape(-1, size), shift.reshape(-1, 1)
+    out = torch.empty_like(flat)
+    step = max(1, _BLOCK_VALUES // max(size, 1))
+    for start in range(0, len(flat), step):
+        part = slice(start, start + step)
+        torch.gather(flat[part], -1, (offset[part] + arange) % size, out=out[part])
+    return out.reshape(values.shape)
 
 
 def increment_law(mean: torch.Tensor) -> torch.Tensor:
@@ -51,6 +66,17 @@ def poisson_value_law(rates: torch.Tensor, z: torch.Tensor, duration: torch.Tens
     """Per-position law ``[n, L, S]`` of the value after Poisson increments over ``duration [n]``.
 
     ``rates [n, L, S]`` are increment intensities indexed by ``k`` (entry 0 ignored); the result is
-    indexed by value ``v = (z_i + m) mod S`` and includes the stay mass (``m = 0``).
+    indexed by value ``v = (z_i + m) mod S`` and includes the stay mass (``m = 0``). Positions are
+    taken a block at a time (the complex temporaries of the DFT stay small).
     """
-    return by_value(increment_law(rates * duration[:, None, None]), z)
+    size = rates.shape[-1]
+    flat, current = rates.reshape(-1, size), z.reshape(-1, 1)
+    scale = duration.reshape(-1, 1).expand(z.shape).reshape(-1, 1)
+    if rates.requires_grad and torch.is_grad_enabled():
+        return by_value(increment_law(flat * scale), current).reshape(rates.shape)
+    out = torch.empty(flat.shape, dtype=torch.float64)
+    step = max(1, _BLOCK_VALUES // max(size, 1))
+    for start in range(0, len(flat), step):
+        part = slice(start, start + step)
+        out[part] = by_value(increment_law(flat[part] * scale[part]), current[part])
+    return out.reshape(rates.shape)
