@@ -151,3 +151,27 @@ def test_sample_bad_options():
     ):
         result = invoke("sample", *args)
         assert result.exit_code == 2 and result.output.startswith(f"Error: {option}:"), (args, result.output)
+
+
+def test_large_target_gets_monte_carlo_estimates_with_intervals(tmp_path):
+    """A target too large for an exact law ((V+1)^L = 4^12 partial states) is measured by Monte
+    Carlo: adjacent-pair TV and leakage with 95% intervals that contain the estimate."""
+    result = invoke(
+        "bench", "--targets", "copies:length=12", "--samplers", "euler", "--process", "masked",
+        "--steps", "4,8", "--samples", "400", "--out", tmp_path, "--json-only",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "bench.json").read_text())["cells"]
+    assert [c["method"] for c in cells] == ["monte-carlo", "monte-carlo"]
+    for cell in cells:
+        low, high = cell["tv_interval"]
+        assert 0 <= low <= cell["tv"] <= high and cell["kl"] is None
+        leak_low, leak_high = cell["leakage_interval"]
+        assert leak_low <= cell["leakage"] <= leak_high
+        assert cell["leakage"] > 0  # parallel Euler steps on copies leak at these step counts
+
+
+def test_process_option():
+    """--process restricts the run to one process; a bad value is a one-line error."""
+    result = invoke("bench", "--process", "gaussian")
+    assert result.exit_code == 2 and result.output.startswith("Error: --process:")

@@ -4,8 +4,10 @@ Plug-in TV over ``S^L`` cells is heavily biased, so the estimates use low-dimens
 that are exact under the target:
 
 * ``pair_tv``: the mean over adjacent position pairs of the TV between the samples' pair
-  frequencies and the target's exact pair marginals (a lower bound on the full TV), with a 95%
-  bootstrap interval;
+  frequencies and the target's exact pair marginals (the pair TV is a lower bound on the full TV),
+  with a 95% percentile-bootstrap interval. The plug-in estimate is biased upwards by about
+  ``sqrt(V^2 / n)`` for ``n`` samples, so a TV below that level is not resolved: raise
+  ``--samples`` until the interval is well above it;
 * ``leakage``: the fraction of samples outside the target's support, with a 95% Wilson interval.
 """
 

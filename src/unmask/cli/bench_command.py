@@ -56,14 +56,17 @@ def parse_steps(text: str) -> tuple[int, ...]:
     return values
 
 
-def build_config(targets, samplers, steps, samples, seed, quick) -> BenchConfig:
+def build_config(targets, samplers, steps, samples, seed, quick, process="both") -> BenchConfig:
     """Resolve the options into a configuration; raises ``typer.Exit(2)`` naming a bad option."""
+    if process not in ("masked", "uniform", "both"):
+        raise fail("--process", f"must be masked, uniform or both, got {process!r}")
+    kinds = PROCESSES if process == "both" else (process,)
     try:
         target_specs = tuple(parse_target_spec(t) for t in split_list(targets)) if targets else None
     except ValueError as error:
         raise fail("--targets", str(error)) from None
     try:
-        sampler_specs = parse_samplers(split_list(samplers), PROCESSES) if samplers else None
+        sampler_specs = parse_samplers(split_list(samplers), kinds) if samplers else None
     except ValueError as error:
         raise fail("--samplers", str(error)) from None
     try:
@@ -78,7 +81,7 @@ def build_config(targets, samplers, steps, samples, seed, quick) -> BenchConfig:
         target_specs = tuple(parse_target_spec(t) for t in (QUICK_TARGETS if quick else SUITE))
     return BenchConfig(
         targets=target_specs,
-        samplers=sampler_specs or default_samplers(PROCESSES),
+        samplers=sampler_specs or default_samplers(kinds),
         steps=step_grid or (QUICK_STEPS if quick else BenchConfig.steps),
         samples=samples or (500 if quick else BenchConfig.samples),
         seed=seed,
@@ -131,6 +134,10 @@ def bench(
     out: Annotated[Path, typer.Option(help="Output folder for bench.json, bench.png, report.md.")] = Path(
         "bench-out"
     ),
+    process: Annotated[
+        str,
+        typer.Option(help="Which process to run: masked, uniform or both (names known to both run on both)."),
+    ] = "both",
     quick: Annotated[
         bool, typer.Option(help="A sub-minute smoke run: the mild target, steps 4,8,16, 500 samples.")
     ] = False,
@@ -145,7 +152,7 @@ def bench(
     the convergence order and prints it next to the theory's prediction. Writes bench.json, a
     figure (bench.png, needs matplotlib) and report.md to --out.
     """
-    config = build_config(targets, samplers, steps, samples, seed, quick)
+    config = build_config(targets, samplers, steps, samples, seed, quick, process)
     try:
         check_writable_folder(out)
     except ValueError as error:
