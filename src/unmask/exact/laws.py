@@ -15,7 +15,7 @@ import torch
 from ..grids import make_grid
 from ..processes import Process
 from ..samplers.base import Sampler
-from ..samplers.driver import check_process, resolve_sampler, warn_prior_mismatch
+from ..samplers.driver import check_process, finish, resolve_sampler, warn_prior_mismatch
 from .enumeration import EnumerationContext, _unique_rows, state_codes
 
 MAX_STATES = 1 << 20
@@ -127,10 +127,7 @@ def run_law(
             raise RuntimeError(f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug")
 
     ctx.begin(mass)
-    if process.kind == "masked" and bool((z == vocab_size).any()):
-        z = ctx.move(z, torch.ones(len(z), 1, dtype=torch.float64), ctx.denoise(z, t))
-    elif process.kind == "uniform" and final_denoise:
-        z = ctx.jump(z, ctx.denoise(z, t).dense())
+    z = finish(ctx, z, t, final_denoise)
     law = _to_table(z, ctx.mass, vocab_size, length)
     return LawResult(law=law, diagnostics=dict(ctx.diagnostics), steps=index, grid=times)
 
