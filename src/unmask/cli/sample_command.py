@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..bench.config import parse_target_spec
 from ..bench.report import write_atomic
@@ -58,13 +60,23 @@ def sample_command(
     built = SUITE[spec.name].at(process, spec.length)
     chosen = MaskedProcess() if process == "masked" else UniformProcess()
     denoiser = built.denoiser() if process == "masked" else built.uniform_denoiser(chosen)
-    try:
-        result = sample(
-            denoiser, sampler_spec.build(), vocab_size=built.vocab_size, length=built.length,
-            batch_size=num, steps=steps, process=chosen, generator=seed,
-        )  # fmt: skip
-    except ValueError as error:
-        raise fail("--steps", str(error)) from None
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]sample"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("", total=None)
+
+        def advance(step: int, total: int | None, z) -> None:
+            progress.update(task, completed=step, total=total)
+
+        try:
+            result = sample(
+                denoiser, sampler_spec.build(), vocab_size=built.vocab_size, length=built.length,
+                batch_size=num, steps=steps, process=chosen, generator=seed, callback=advance,
+            )  # fmt: skip
+        except ValueError as error:
+            raise fail("--steps", str(error)) from None
     lines = [" ".join(str(int(token)) for token in row) for row in result.tokens]
     text = "\n".join(lines) + "\n"
     if output is not None:
