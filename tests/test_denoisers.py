@@ -14,9 +14,8 @@ from unmask.denoisers import (
     ScoreDenoiser,
     check_logits,
     is_time_agnostic,
-    softmax64,
 )
-from unmask.probabilities import Probabilities
+from unmask.probabilities import Probabilities, softmax64
 from unmask.schedules import CosineSchedule
 
 V, L = 3, 4

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from .probabilities import Probabilities, softmax64  # noqa: F401  (softmax64 re-exported)
+from .probabilities import Probabilities
 from .processes import MaskedProcess, Process, UniformProcess
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..denoisers import check_logits, is_time_agnostic
-from ..probabilities import Probabilities, as_dense
+from ..probabilities import Probabilities, as_dense, softmax64
 from ..processes import Process
 from ..samplers.base import StepContext
 
@@ -22,11 +22,11 @@ def state_codes(z: torch.Tensor, base: int) -> torch.Tensor:
     return (z * powers).sum(-1)
 
 
-def _unique_rows(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(unique codes, index of one row per code, inverse)`` for 1-D integer ``codes``."""
+def unique_rows(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(index of one row per distinct code, inverse)`` for 1-D integer ``codes``."""
     unique, inverse = torch.unique(codes, return_inverse=True)
     first = torch.zeros(len(unique), dtype=torch.long).scatter_(0, inverse, torch.arange(len(codes)))
-    return unique, first, inverse
+    return first, inverse
 
 
 class EnumerationContext(StepContext):
@@ -54,8 +54,7 @@ class EnumerationContext(StepContext):
                 "the exact law of an event-driven sampler (first-hitting, k-random) needs a "
                 "time-agnostic denoiser (time_agnostic = True): its event times are continuous"
             )
-        codes = state_codes(z, self.vocab_size + 1)
-        unique_codes, first, inverse = _unique_rows(codes)
+        first, inverse = unique_rows(state_codes(z, self.vocab_size + 1))
         unique = z[first]
         if self.time_agnostic:
             t_unique = torch.zeros(len(unique), dtype=torch.float64)
@@ -65,7 +64,7 @@ class EnumerationContext(StepContext):
                 unique, inverse, t_unique = z, torch.arange(len(z)), t
         logits = check_logits(self.denoiser(unique, t_unique), len(unique), z.shape[1], self.vocab_size)
         self.evaluated_rows += len(unique)
-        return Probabilities(dense=torch.softmax(logits.to(torch.float64), dim=-1)[inverse])
+        return Probabilities(dense=softmax64(logits)[inverse])
 
     # -- moves ---------------------------------------------------------------------------------
     def _branch(self, z, position, options):

@@ -16,7 +16,7 @@ from ..grids import make_grid
 from ..processes import Process
 from ..samplers.base import Sampler
 from ..samplers.driver import check_process, finish, resolve_sampler, warn_prior_mismatch
-from .enumeration import EnumerationContext, _unique_rows, state_codes
+from .enumeration import EnumerationContext, state_codes, unique_rows
 
 MAX_STATES = 1 << 20
 
@@ -52,8 +52,8 @@ def _check_size(vocab_size: int, length: int, process: Process) -> None:
 
 def _merge(z: torch.Tensor, mass: torch.Tensor, t: torch.Tensor, base: int):
     """Merge equal rows of ``z``, adding their masses (and keeping one of their times)."""
-    codes, first, inverse = _unique_rows(state_codes(z, base))
-    merged = torch.zeros(len(codes), dtype=torch.float64).index_add_(0, inverse, mass)
+    first, inverse = unique_rows(state_codes(z, base))
+    merged = torch.zeros(len(first), dtype=torch.float64).index_add_(0, inverse, mass)
     return z[first], merged, t[first]
 
 
