@@ -1,5 +1,5 @@
-"""The denoiser contract and its wrappers: output checks, carry-over, score adapters, counting and
-the driver's cache (reuse of unchanged rows, outputs never modified afterwards)."""
+"""The denoiser contract and its wrappers: output checks, carry-over, score adapters, counting,
+conditioning arguments and the float64 rows of probabilities."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 
 from unmask import MaskedProcess, UniformProcess
 from unmask.denoisers import (
-    CachedDenoiser,
     CarryOver,
     CountingDenoiser,
     ScoreDenoiser,
@@ -97,17 +96,16 @@ def test_check_logits_rejects_a_position_with_no_possible_token():
 
 def test_softmax64_equals_the_float64_softmax_and_leaves_input_alone():
     """softmax64 gives exactly torch.softmax(logits.double()), in a new float64 tensor, for float32
-    and float64 inputs (contiguous or not), across chunk boundaries, and never writes its input."""
+    and float64 inputs (contiguous or not), and never writes its input."""
     g = torch.Generator().manual_seed(1)
     for dtype in (torch.float32, torch.float64):
         logits = (torch.randn(5, 7, 11, generator=g) * 4).to(dtype)
         logits[0, 0, :3] = float("-inf")
         before = logits.clone()
         for x in (logits, logits.transpose(0, 1)):
-            for chunk in (1, 30, 1 << 20):
-                out = softmax64(x, chunk=chunk)
-                assert out.dtype == torch.float64
-                assert torch.equal(out, torch.softmax(x.double(), -1))
+            out = softmax64(x)
+            assert out.dtype == torch.float64
+            assert torch.equal(out, torch.softmax(x.double(), -1))
         assert torch.equal(logits, before)
 
 
@@ -177,113 +175,37 @@ def test_counting_denoiser_counts_calls_and_rows():
     assert (counted.calls, counted.rows) == (2, 5)
 
 
-# -- CachedDenoiser -----------------------------------------------------------------------------
-
-
-def _softmax(model: Recording, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(model(z, t).double(), -1)
-
-
-def test_cache_evaluates_only_active_rows():
-    """Only active rows are passed to the denoiser; on a first call inactive rows get the uniform
-    placeholder 1/V, later they keep their previous output; nfe and nfe_per_row count the calls."""
-    model = Recording()
-    cache = CachedDenoiser(model, 3, L, V)
-    z = torch.tensor([[V, 0, 1, 2], [0, 1, 2, 0], [V, V, V, V]])
-    t = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
-    probs = cache(z, t, active=torch.tensor([True, False, True])).dense()
-    assert torch.equal(model.inputs[-1][0], z[[0, 2]])
-    assert probs.dtype == torch.float64
-    assert torch.equal(probs[1], torch.full((L, V), 1 / V, dtype=torch.float64))
-    assert torch.equal(probs[[0, 2]], _softmax(Recording(), z[[0, 2]], t[[0, 2]]))
-    again = cache(z, t * 0.5, active=torch.tensor([False, False, True])).dense()
-    assert torch.equal(again[0], probs[0]) and torch.equal(again[1], probs[1])
-    assert cache.nfe == 2 and cache.nfe_per_row.tolist() == [1, 0, 2]
-    cache(z, t, active=torch.zeros(3, dtype=torch.bool))
-    assert cache.nfe == 2 and len(model.inputs) == 2
-
-
-def test_cache_reuses_unchanged_rows_of_a_time_agnostic_denoiser():
-    """Time-agnostic denoiser: a row whose input is unchanged is not re-evaluated (its output is
-    reused, even at another time); a call where nothing changed makes no call at all."""
-    model = Recording(time_agnostic=True)
-    cache = CachedDenoiser(model, 2, L, V)
-    z = torch.tensor([[V, V, 0, 1], [V, 2, V, V]])
-    t = torch.full((2,), 0.9, dtype=torch.float64)
-    first = cache(z, t).dense().clone()
-    same = cache(z, t * 0.5).dense()
-    assert cache.nfe == 1 and len(model.inputs) == 1 and torch.equal(same, first)
-    z2 = z.clone()
-    z2[1, 0] = 1
-    second = cache(z2, t * 0.5).dense()
-    assert len(model.inputs) == 2 and torch.equal(model.inputs[-1][0], z2[[1]])
-    assert torch.equal(second[0], first[0])
-    assert torch.equal(second[1], _softmax(Recording(), z2[[1]], t[[1]] * 0.5)[0])
-    assert cache.nfe == 2 and cache.nfe_per_row.tolist() == [1, 2]
-
-
-def test_cache_does_not_reuse_for_a_time_dependent_denoiser():
-    """Without time_agnostic every call evaluates every active row (reuse=None follows the flag);
-    reuse=True forces reuse."""
-    model = Recording(time_agnostic=False)
-    cache = CachedDenoiser(model, 2, L, V)
-    z = torch.full((2, L), V)
-    t = torch.full((2,), 0.5, dtype=torch.float64)
-    cache(z, t)
-    cache(z, t)
-    assert cache.nfe == 2 and len(model.inputs) == 2
-    forced = CachedDenoiser(Recording(time_agnostic=False), 2, L, V, reuse=True)
-    forced(z, t)
-    forced(z, t)
-    assert forced.nfe == 1
-
-
-def test_cache_outputs_are_never_modified_by_later_calls():
-    """A tensor returned by the cache keeps its values through later full, partial and reused
-    calls; the denoiser's own output tensor is never written either."""
-    model = Recording(time_agnostic=True, dtype=torch.float64)
-    cache = CachedDenoiser(model, 3, L, V)
-    z = torch.full((3, L), V)
-    t = torch.full((3,), 1.0, dtype=torch.float64)
-    kept = []
-    for step in range(4):
-        out = cache(z, t, active=torch.tensor([True, step % 2 == 0, True])).dense()
-        kept.append((out, out.clone()))
-        z = z.clone()
-        z[step % 3, step] = step % V
-    for out, copy in kept:
-        assert torch.equal(out, copy)
-
-    fixed = torch.randn(2, L, V, dtype=torch.float64)
-    snapshot = fixed.clone()
-
-    def constant(x_t, t_):
-        return fixed[: len(x_t)]
-
-    CachedDenoiser(constant, 2, L, V)(torch.full((2, L), V), torch.ones(2, dtype=torch.float64))
-    assert torch.equal(fixed, snapshot)
-
-
-def test_cache_checks_the_denoiser_output():
-    """The cache validates every output (shape, vocabulary, NaN) before using it."""
-    cache = CachedDenoiser(lambda x, t: torch.zeros(len(x), L, V + 1), 2, L, V)
-    with pytest.raises(ValueError, match="mask column"):
-        cache(torch.full((2, L), V), torch.ones(2))
-    bad = CachedDenoiser(lambda x, t: torch.full((len(x), L, V), float("nan")), 2, L, V)
-    with pytest.raises(ValueError, match="NaN"):
-        bad(torch.full((2, L), V), torch.ones(2))
-
-
 def test_probabilities_convert_only_the_selected_positions_to_the_same_numbers():
-    """Probabilities[selection] (float64 softmax of the selected logits only) equals the rows of
-    the dense float64 softmax exactly, for float32 and float64 logits."""
+    """Probabilities.rows(index) (float64 softmax of the selected logits only) equals the rows of
+    the dense float64 softmax exactly, for float32 and float64 logits, also through a row map."""
     for dtype in (torch.float32, torch.float64):
         logits = torch.randn(4, L, V, generator=torch.Generator().manual_seed(1), dtype=dtype) * 7
         lazy = Probabilities(logits)
         where = torch.rand(4, L, generator=torch.Generator().manual_seed(2)) < 0.4
-        picked = lazy[where.nonzero(as_tuple=True)]
+        picked = lazy.rows(where.reshape(-1).nonzero().squeeze(-1))
         dense = torch.softmax(logits.double(), -1)
         assert picked.dtype == torch.float64 and torch.equal(picked, dense[where])
-        assert torch.equal(lazy.dense(), dense) and torch.equal(
-            lazy[where.nonzero(as_tuple=True)], dense[where]
-        )
+        assert torch.equal(lazy.dense(), dense)
+        mapped = Probabilities(logits, rows=torch.tensor([2, 0, 2]))
+        assert mapped.shape == (3, L, V) and torch.equal(mapped.dense(), dense[[2, 0, 2]])
+
+
+def test_check_accepts_names_the_missing_conditioning_argument():
+    """A conditioning name the denoiser cannot take is refused before any call, naming it; a
+    denoiser with that parameter or **cond passes."""
+    from unmask.denoisers import check_accepts
+
+    def plain(x_t, t):
+        return x_t
+
+    def masked(x_t, t, attention_mask=None):
+        return x_t
+
+    def anything(x_t, t, **cond):
+        return x_t
+
+    with pytest.raises(TypeError, match="does not accept the conditioning argument 'attention_mask'"):
+        check_accepts(plain, ["attention_mask"])
+    check_accepts(masked, ["attention_mask"])
+    check_accepts(anything, ["attention_mask", "labels"])
+    check_accepts(plain, [])

@@ -178,7 +178,8 @@ def test_categorical_never_returns_zero_mass_in_adversarial_cases(dtype):
         cdf = probs.cumsum(-1)
         landing = torch.searchsorted(cdf, (uu * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
         past_end += int((landing >= probs.shape[-1]).sum())
-        last = probs.shape[-1] - 1 - torch.argmax((probs > 0).flip(-1).to(torch.int8), -1)
+        # Past the end, the first index at which the cumulative sum reaches its total: it has mass.
+        last = torch.searchsorted(cdf, cdf[:, -1:].contiguous(), right=False).squeeze(-1)
         assert torch.equal(index, torch.minimum(landing, last)), u
     assert past_end > 0, "no case ran past the last break point"
     # The exact break point 0.5 of [0.5, 0, 0.5] goes to the next token with mass, not to index 1.
@@ -209,23 +210,21 @@ def test_categorical_where_draws_only_selected_entries(dtype):
     assert torch.equal(alone, again)
 
 
-def test_categorical_where_handles_many_chunks():
-    """Draws restricted by ``where`` agree with the plain draw when the selected rows span many
-    processing chunks (a vocabulary larger than a chunk, and a chunk of a single row)."""
-    from unmask import streams as streams_module
+def test_categorical_where_handles_many_pieces(monkeypatch):
+    """Draws restricted by ``where`` agree with the plain draw when the selected positions are
+    processed in many pieces (one position per piece), densely or gathered."""
+    from unmask import pieces
 
     g = torch.Generator().manual_seed(6)
     probs = torch.rand(4, 3, 40, generator=g, dtype=torch.float64)
     where = torch.ones(4, 3, dtype=torch.bool)
     where[1, 2] = False
     plain = RowStreams(1, torch.arange(4)).categorical(probs)
-    old = streams_module.CHUNK
-    try:
-        streams_module.CHUNK = 7  # fewer values than one row: one row per chunk
+    monkeypatch.setattr(pieces, "MIN_PIECE_VALUES", 1)
+    for dense in ("0", "1"):
+        monkeypatch.setenv("UNMASK_DENSE", dense)
         chunked = RowStreams(1, torch.arange(4)).categorical(probs, where=where)
-    finally:
-        streams_module.CHUNK = old
-    assert torch.equal(chunked[where], plain[where])
+        assert torch.equal(chunked[where], plain[where]) and bool((chunked[~where] == 0).all())
 
 
 def _subset_index(chosen: torch.Tensor) -> torch.Tensor:

@@ -70,3 +70,12 @@ def token_tensor(name: str, x: Any, *, vocab_size: int, allow_mask: bool) -> tor
         what = f"0..{vocab_size - 1} or {vocab_size} (the mask id)" if allow_mask else f"0..{top}"
         raise ValueError(f"{name} holds the id {bad}; ids must lie in {what}")
     return x.long()
+
+
+def one_of(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``, or raise naming them."""
+    if value not in choices:
+        names = [repr(c) for c in choices]
+        wanted = " or ".join(names) if len(names) <= 2 else "one of " + ", ".join(names)
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return value

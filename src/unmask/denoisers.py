@@ -1,32 +1,64 @@
 """The denoiser contract and its wrappers.
 
-A denoiser is any callable ``f(x_t, t) -> logits``:
+A denoiser is any callable ``f(x_t, t, **cond) -> logits``:
 
-* ``x_t``: LongTensor ``[B, L]``, entries ``0..V-1`` or ``V`` (the mask id, masked process);
-* ``t``: FloatTensor ``[B]``, forward time in ``[0, 1]``;
-* ``logits``: FloatTensor ``[B, L, V]``, unnormalised log-probabilities of the clean token.
+* ``x_t``: LongTensor ``[B, L]`` on the model's device, entries ``0..V-1`` or ``V`` (the mask id,
+  masked process);
+* ``t``: float tensor ``[B]``, forward time in ``[0, 1]``;
+* ``cond``: optional row-aligned tensors (leading dimension ``B``), for example
+  ``attention_mask [B, L]``; a sampler passes the rows of this call, in the order of ``x_t``. A
+  denoiser given no conditioning is called as ``f(x_t, t)``;
+* ``logits``: float tensor ``[B, L, V]`` in the model's own dtype (bf16 is fine), unnormalised
+  log-probabilities of the clean token.
 
 ``-inf`` marks a token of probability 0 (exact denoisers use it); NaN, ``+inf`` or a row that is
 ``-inf`` everywhere are errors. An object may set ``time_agnostic = True`` to declare that its
-output does not depend on ``t``; samplers may then reuse a call for an unchanged row.
+output does not depend on ``t`` (samplers may then reuse a call for an unchanged row), and may
+offer ``loo(x_t, t, **cond)``: leave-one-out logits ``[B, L, V]`` whose position ``i`` is the
+law of ``x_i`` given ``x_t`` with position ``i`` masked (a hollow model gives them in one call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from .probabilities import Probabilities
-from .processes import MaskedProcess, Process, UniformProcess
+from .processes import Process
 
 
 @runtime_checkable
 class Denoiser(Protocol):
-    """``f(x_t [B, L], t [B]) -> logits [B, L, V]``."""
+    """``f(x_t [B, L], t [B], **cond) -> logits [B, L, V]``."""
 
-    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, **cond: torch.Tensor) -> torch.Tensor: ...
+
+
+def call(denoiser: Denoiser, x_t: torch.Tensor, t: torch.Tensor, cond: Mapping[str, torch.Tensor]):
+    """``denoiser(x_t, t, **cond)``, or ``denoiser(x_t, t)`` when there is no conditioning."""
+    return denoiser(x_t, t, **cond) if cond else denoiser(x_t, t)
+
+
+def check_accepts(function: Callable, names: list[str], what: str = "the denoiser") -> None:
+    """Raise ``TypeError`` before any work if ``function`` cannot take the keyword arguments
+    ``names`` (it needs parameters of those names or ``**kwargs``)."""
+    if not names:
+        return
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return  # not introspectable (a builtin or an extension): let the call decide
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    missing = [name for name in names if name not in accepted]
+    if missing:
+        raise TypeError(
+            f"{what} does not accept the conditioning argument {missing[0]!r}: give it a parameter "
+            f"of that name (f(x_t, t, {missing[0]}=None)) or **cond, or do not pass {missing[0]}"
+        )
 
 
 def is_time_agnostic(denoiser: Any) -> bool:
@@ -40,6 +72,13 @@ def check_logits(logits: Any, batch: int, length: int, vocab_size: int) -> torch
     Raises ``TypeError`` for a non-tensor or non-float output and ``ValueError`` for a wrong shape,
     NaN, ``+inf`` or a position whose logits are all ``-inf``.
     """
+    check_logits_shape(logits, batch, length, vocab_size)
+    raise_for_flags(int(logits_flags(logits)))
+    return logits
+
+
+def check_logits_shape(logits: Any, batch: int, length: int, vocab_size: int) -> torch.Tensor:
+    """Validate the type, dtype and shape of a denoiser output (nothing is read from the device)."""
     if not torch.is_tensor(logits):
         raise TypeError(f"the denoiser must return a tensor of logits, got {type(logits).__name__}")
     if not logits.is_floating_point():
@@ -55,15 +94,38 @@ def check_logits(logits: Any, batch: int, length: int, vocab_size: int) -> torch
         raise ValueError(
             f"the denoiser returned logits of shape {tuple(logits.shape)}, expected {expected}{hint}"
         )
-    # One reduction finds every bad position: the row maximum is NaN if the row holds a NaN, +inf
-    # if it holds +inf and -inf if every entry is -inf; the full scans below run only on failure.
-    if logits.numel() and not bool(torch.isfinite(logits.amax(-1)).all()):
-        if torch.isnan(logits).any():
-            raise ValueError("the denoiser returned NaN logits; check the model for overflow or bad inputs")
-        if torch.isposinf(logits).any():
-            raise ValueError("the denoiser returned +inf logits; clip them or return finite values")
-        raise ValueError("the denoiser returned a position whose logits are all -inf (no token possible)")
     return logits
+
+
+#: Bits of :func:`logits_flags`.
+NAN, POSINF, NO_TOKEN = 1, 2, 4
+
+
+def logits_flags(logits: torch.Tensor) -> torch.Tensor:
+    """An int64 scalar on the logits' device: bit :data:`NAN` if a position holds NaN,
+    :data:`POSINF` if one holds ``+inf``, :data:`NO_TOKEN` if one is ``-inf`` everywhere.
+
+    One reduction finds them all (the row maximum is NaN, ``+inf`` or ``-inf`` exactly then), and
+    nothing waits for the device: the flags are read at the driver's next stopping test.
+    """
+    if logits.numel() == 0:
+        return torch.zeros((), dtype=torch.long, device=logits.device)
+    top = logits.detach().amax(-1)
+    return (
+        torch.isnan(top).any().long() * NAN
+        + torch.isposinf(top).any().long() * POSINF
+        + torch.isneginf(top).any().long() * NO_TOKEN
+    )
+
+
+def raise_for_flags(flags: int) -> None:
+    """Raise the ``ValueError`` that :func:`logits_flags` ``flags`` stand for (nothing if 0)."""
+    if flags & NAN:
+        raise ValueError("the denoiser returned NaN logits; check the model for overflow or bad inputs")
+    if flags & POSINF:
+        raise ValueError("the denoiser returned +inf logits; clip them or return finite values")
+    if flags & NO_TOKEN:
+        raise ValueError("the denoiser returned a position whose logits are all -inf (no token possible)")
 
 
 class CarryOver:
@@ -76,8 +138,8 @@ class CarryOver:
         self.vocab_size = vocab_size
         self.time_agnostic = is_time_agnostic(denoiser)
 
-    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        logits = self.denoiser(x_t, t)
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, **cond: torch.Tensor) -> torch.Tensor:
+        logits = call(self.denoiser, x_t, t, cond)
         unmasked = x_t != self.vocab_size
         clean = torch.full_like(logits, float("-inf"))
         clean.scatter_(-1, x_t.clamp(max=self.vocab_size - 1).unsqueeze(-1), 0.0)
@@ -91,18 +153,15 @@ class ScoreDenoiser:
     Uniform process: the posterior marginals solve ``s = G p`` (spec §1.2).
     """
 
-    def __init__(self, score_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], process: Process):
+    def __init__(self, score_model: Callable[..., torch.Tensor], process: Process):
+        if not isinstance(process, Process):
+            raise TypeError(f"process must be a Process (MaskedProcess(), ...), got {type(process).__name__}")
         self.score_model = score_model
         self.process = process
         self.time_agnostic = is_time_agnostic(score_model)
 
-    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        log_score = self.score_model(x_t, t)
-        if isinstance(self.process, MaskedProcess):
-            return log_score
-        assert isinstance(self.process, UniformProcess)
-        probs = self.process.posterior_from_score(log_score.to(torch.float64).exp(), x_t, t)
-        return probs.log()
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, **cond: torch.Tensor) -> torch.Tensor:
+        return self.process.logits_from_log_score(call(self.score_model, x_t, t, cond), x_t, t)
 
 
 class CountingDenoiser:
@@ -114,75 +173,7 @@ class CountingDenoiser:
         self.calls = 0
         self.rows = 0
 
-    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, **cond: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         self.rows += x_t.shape[0]
-        return self.denoiser(x_t, t)
-
-
-class CachedDenoiser:
-    """Evaluates a denoiser on the rows that need it; returns :class:`Probabilities` over its logits.
-
-    * Only ``active`` rows are evaluated; the others get a uniform placeholder (or keep their
-      previous output).
-    * When the denoiser is ``time_agnostic``, a row whose input equals its input at the previous
-      evaluation reuses that output (the law is unchanged; the call is saved).
-    * ``nfe`` counts batched calls actually made; ``nfe_per_row [B]`` counts the calls each row
-      took part in.
-    * The logits are kept in the denoiser's dtype; float64 probabilities are computed only where a
-      sampler reads them (:mod:`unmask.probabilities`).
-    """
-
-    def __init__(
-        self,
-        denoiser: Denoiser,
-        batch: int,
-        length: int,
-        vocab_size: int,
-        reuse: bool | None = None,
-    ):
-        self.denoiser = denoiser
-        self.length = length
-        self.vocab_size = vocab_size
-        self.reuse = is_time_agnostic(denoiser) if reuse is None else reuse
-        self.nfe = 0
-        self.nfe_per_row = torch.zeros(batch, dtype=torch.long)
-        self._inputs = torch.full((batch, length), -1, dtype=torch.long)
-        self._logits: torch.Tensor | None = None
-        self._output: Probabilities | None = None
-
-    def _evaluate(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return check_logits(self.denoiser(z, t), z.shape[0], self.length, self.vocab_size)
-
-    def __call__(self, z: torch.Tensor, t: torch.Tensor, active: torch.Tensor | None = None) -> Probabilities:
-        """Probabilities ``[B, L, V]`` for states ``z [B, L]`` at times ``t [B]``.
-
-        A returned object is never modified afterwards (later calls build new tensors), so a
-        sampler may hold on to the output of an earlier stage.
-        """
-        batch = z.shape[0]
-        need = torch.ones(batch, dtype=torch.bool) if active is None else active.clone()
-        if self.reuse:
-            need &= (z != self._inputs).any(-1)
-        if not bool(need.any()):
-            if self._output is None:
-                self._logits = torch.zeros(batch, self.length, self.vocab_size)
-                self._output = Probabilities(self._logits)
-            return self._output
-        self.nfe += 1
-        self.nfe_per_row += need.long()
-        if bool(need.all()):
-            self._logits = self._evaluate(z, t)
-            if self.reuse:
-                self._inputs = z.clone()
-        else:
-            rows = need.nonzero().squeeze(-1)
-            fresh = self._evaluate(z[rows], t[rows])
-            if self._logits is None:
-                self._logits = torch.zeros(batch, self.length, self.vocab_size, dtype=fresh.dtype)
-            self._logits = self._logits.to(torch.promote_types(self._logits.dtype, fresh.dtype))
-            self._logits = self._logits.index_copy(0, rows, fresh.to(self._logits.dtype))
-            if self.reuse:
-                self._inputs = self._inputs.index_copy(0, rows, z[rows])
-        self._output = Probabilities(self._logits)
-        return self._output
+        return call(self.denoiser, x_t, t, cond)

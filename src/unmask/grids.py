@@ -21,7 +21,7 @@ GRID_KINDS = ("uniform", "uniform-alpha")
 def uniform_time(steps: int, t_end: float = 0.0, t_start: float = 1.0) -> torch.Tensor:
     """``steps + 1`` equally spaced times from ``t_start`` down to ``t_end`` (float64)."""
     steps = checks.positive_int("steps", steps)
-    grid = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
+    grid = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64, device="cpu")
     grid[-1] = t_end  # exact end point, whatever linspace rounds to
     return grid
 
@@ -31,7 +31,7 @@ def uniform_alpha(steps: int, schedule: Schedule, t_end: float = 0.0, t_start: f
     steps = checks.positive_int("steps", steps)
     m_start = schedule.masked_fraction(t_start)
     m_end = schedule.masked_fraction(t_end)
-    fractions = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
+    fractions = torch.linspace(0, 1, steps + 1, dtype=torch.float64, device="cpu")
     grid = schedule.time_of_masked_fraction(m_start + (m_end - m_start) * fractions)
     grid[0], grid[-1] = t_start, t_end
     return grid
@@ -39,7 +39,11 @@ def uniform_alpha(steps: int, schedule: Schedule, t_end: float = 0.0, t_start: f
 
 def given(times: torch.Tensor | Sequence[float]) -> torch.Tensor:
     """Validate a user grid: 1-D, at least two times, within ``[0, 1]``, strictly decreasing."""
-    grid = torch.as_tensor(times, dtype=torch.float64)
+    grid = (
+        times.to(torch.float64)
+        if torch.is_tensor(times)
+        else torch.tensor(times, dtype=torch.float64, device="cpu")
+    )
     if grid.dim() != 1 or grid.numel() < 2:
         raise ValueError(f"grid must be a 1-D sequence of at least two times, got shape {tuple(grid.shape)}")
     checks.times_in_unit_interval("grid", grid)
@@ -53,8 +57,15 @@ def make_grid(
     steps: int | None,
     schedule: Schedule,
     t_end: float = 0.0,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Resolve a grid argument (a kind name with ``steps``, or explicit times) into a tensor."""
+    """Resolve a grid argument (a kind name with ``steps``, or explicit times) into a float64
+    tensor on ``device`` (given times keep their device, and their gradient, when it is None)."""
+    grid = _resolve(grid, steps, schedule, t_end)
+    return grid if device is None else grid.to(device)
+
+
+def _resolve(grid, steps, schedule, t_end) -> torch.Tensor:
     if isinstance(grid, str):
         if grid not in GRID_KINDS:
             raise ValueError(

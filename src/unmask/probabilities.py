@@ -1,73 +1,213 @@
-"""Clean-token probabilities given by logits, converted to float64 only where they are used.
+"""Clean-token probabilities defined by a model's logits, read a few positions at a time.
 
-A denoiser returns logits ``[n, L, V]`` in its own dtype. Samplers need float64 probabilities, but
-most steps draw values at a few positions only: converting the whole ``[n, L, V]`` output to
-float64 would cost more than many denoisers. :class:`Probabilities` keeps the logits and gives
+A denoiser returns logits ``[n, L, V]`` in its own dtype (bf16 on a GPU is fine). Samplers need
+float64 probabilities, but only at the positions a step draws from, and reductions per position
+(the log-normaliser, the probability of a given token, the largest probability, the margin, the
+entropy) that planners and estimators read. :class:`Probabilities` keeps the logits as they are
+and gives
 
-* ``dense()``: the float64 softmax of every position (computed once, then kept), for samplers that
-  do arithmetic on the probabilities;
-* ``probs[selection]``: the float64 softmax of the selected positions only (advanced indexing on
-  the leading axes), which is what a draw at moving positions reads.
+* :meth:`~Probabilities.rows`: the float64 softmax of selected positions (what a draw reads);
+* per-position reductions ``[n, L]`` computed from the logits with float32 or float64
+  accumulation, a bounded number of positions at a time (:mod:`unmask.pieces`), so that no
+  float64 (or float32) ``[n, L, V]`` tensor ever exists;
+* :meth:`~Probabilities.dense`: every position at once in float64, for small problems only.
 
-Both give the same numbers: each position's softmax is computed on its own row in float64.
+A :class:`Probabilities` may read its logits through a row map (``rows=``): the rows ``[n]`` of
+a larger logits tensor ``[N, L, V]`` that it stands for, so that a cache of model outputs can hand
+out a subset of its rows without copying them.
 """
 
 from __future__ import annotations
 
 import torch
 
+from .laws import Law, flat_rows
+from .pieces import at_positions
 
-def softmax64(logits: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
+
+def softmax64(logits: torch.Tensor) -> torch.Tensor:
     """``softmax(logits)`` over the last axis in float64, in a new tensor (the input is untouched).
 
-    The same numbers as ``torch.softmax(logits.to(torch.float64), -1)`` with a single float64
-    buffer: rows are converted into the output ``chunk`` values at a time and normalised there
-    while they are still in cache. Logits that carry a gradient take the plain (differentiable) path.
+    The same numbers as ``torch.softmax(logits.to(torch.float64), -1)``; without autograd the
+    softmax is taken in place in the float64 copy (one buffer).
     """
     if logits.requires_grad and torch.is_grad_enabled():
         return torch.softmax(logits.to(torch.float64), dim=-1)
-    size = logits.shape[-1]
-    probs = torch.empty(logits.shape, dtype=torch.float64)
-    source, target = logits.reshape(-1, size), probs.view(-1, size)
-    step = max(1, chunk // max(size, 1))
-    for start in range(0, source.shape[0], step):
-        rows = target[start : start + step]
-        torch.softmax(rows.copy_(source[start : start + step]), dim=-1, out=rows)
-    return probs
+    buffer = logits.to(torch.float64, copy=True)
+    return torch.softmax(buffer, dim=-1, out=buffer) if buffer.numel() else buffer
 
 
-class Probabilities:
-    """Probabilities ``[n, L, V]`` defined by ``logits`` (or by float64 ``probs`` already dense)."""
+def log_softmax64(logits: torch.Tensor) -> torch.Tensor:
+    """``log_softmax(logits)`` over the last axis in float64 (a new tensor)."""
+    return torch.log_softmax(logits.to(torch.float64), dim=-1)
 
-    def __init__(self, logits: torch.Tensor | None = None, *, dense: torch.Tensor | None = None):
+
+class Probabilities(Law):
+    """Probabilities ``[n, L, V]`` defined by ``logits`` (or by float64 ``dense`` probabilities).
+
+    Args:
+        logits: ``[N, L, V]`` in the model's dtype.
+        dense: float64 probabilities ``[N, L, V]`` already normalised (exact denoisers, tests).
+        rows: LongTensor ``[n]``: this object stands for rows ``rows`` of the ``N`` given ones
+            (default: all of them, ``n = N``).
+    """
+
+    normalised = True
+
+    def __init__(
+        self,
+        logits: torch.Tensor | None = None,
+        *,
+        dense: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
+    ):
         if (logits is None) == (dense is None):
             raise ValueError("give Probabilities either logits or dense probabilities, not both")
         self.logits = logits
-        self._dense = dense
+        self._probs = dense
+        self.row_map = rows
+
+    # -- the source rows ------------------------------------------------------------------------
+    @property
+    def source(self) -> torch.Tensor:
+        """The logits (or dense probabilities) ``[N, L, V]`` this object reads."""
+        return self.logits if self.logits is not None else self._probs
 
     @property
     def shape(self) -> torch.Size:
-        return (self._dense if self._dense is not None else self.logits).shape
+        n, length, size = self.source.shape
+        return torch.Size((len(self.row_map) if self.row_map is not None else n, length, size))
+
+    @property
+    def device(self) -> torch.device:
+        return self.source.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the model's logits (float64 for dense probabilities)."""
+        return self.source.dtype
+
+    def gather(self, index: torch.Tensor) -> torch.Tensor:
+        """Source rows ``[m, V]`` (logits in the model's dtype, or dense probabilities) of the flat
+        positions ``index [m]``."""
+        row, position = flat_rows(index, self.source.shape[1])
+        if self.row_map is not None:
+            row = self.row_map[row]
+        return self.source[row, position]
+
+    def take(self, index: torch.Tensor) -> Probabilities:
+        rows = index if self.row_map is None else self.row_map[index]
+        if self.logits is not None:
+            return Probabilities(self.logits, rows=rows)
+        return Probabilities(dense=self._probs, rows=rows)
+
+    # -- float64 rows ---------------------------------------------------------------------------
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Float64 probabilities ``[m, V]`` of the flat positions ``index [m]``."""
+        picked = self.gather(index)
+        return softmax64(picked) if self.logits is not None else picked
+
+    def log_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Float64 log-probabilities ``[m, V]`` of the flat positions ``index [m]``."""
+        picked = self.gather(index)
+        return log_softmax64(picked) if self.logits is not None else picked.log()
 
     def dense(self) -> torch.Tensor:
-        """Float64 probabilities ``[n, L, V]`` (a tensor never modified afterwards)."""
-        if self._dense is None:
-            self._dense = softmax64(self.logits)
-        return self._dense
+        """Float64 probabilities ``[n, L, V]`` of every position: for small problems only."""
+        source = self.source if self.row_map is None else self.source.index_select(0, self.row_map)
+        return softmax64(source) if self.logits is not None else source
 
-    def __getitem__(self, selection) -> torch.Tensor:
-        """Float64 probabilities of the positions picked by ``selection`` (indices on ``n, L``)."""
-        if self._dense is not None:
-            return self._dense[selection]
-        return softmax64(self.logits[selection])
+    # -- per-position reductions ----------------------------------------------------------------
+    def _reduce(self, compute, outputs, dtype: torch.dtype, where: torch.Tensor | None = None):
+        """Per-position reductions of the logits, computed a piece at a time.
 
-    def to(self, dtype: torch.dtype) -> torch.Tensor:
-        """The dense probabilities in ``dtype`` (what a draw over every position reads)."""
-        return self.dense().to(dtype)
+        ``compute(logits [m, V] in dtype, index [m]) -> tuple of [m]``; dense probabilities are
+        passed as their logarithm.
+        """
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"accumulation dtype must be torch.float32 or torch.float64, got {dtype}")
+        n, length, size = self.shape
+        if where is None:
+            where = torch.ones(n, length, dtype=torch.bool, device=self.device)
+
+        def run(index):
+            picked = self.gather(index)
+            values = picked.to(dtype) if self.logits is not None else picked.log().to(dtype)
+            return compute(values, index)
+
+        return at_positions(where, run, size, outputs)
+
+    def log_normalizer(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``log sum_v exp(logit_v)`` per position ``[n, L]`` (0 for dense probabilities)."""
+
+        def compute(values, index):
+            return (torch.logsumexp(values, -1),)
+
+        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
+        return out
+
+    def log_prob_of(
+        self, tokens: torch.Tensor, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log p(tokens)`` per position ``[n, L]`` for ``tokens [n, L]`` in ``0..V-1`` (0 outside
+        ``where`` when given)."""
+        flat = tokens.reshape(-1)
+
+        def compute(values, index):
+            chosen = values.gather(-1, flat[index].clamp(0, values.shape[-1] - 1).unsqueeze(-1)).squeeze(-1)
+            return (chosen - torch.logsumexp(values, -1),)
+
+        (out,) = self._reduce(compute, ((0.0, dtype),), dtype, where)
+        return out
+
+    def prob_of(self, tokens: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``p(tokens)`` per position ``[n, L]``."""
+        return self.log_prob_of(tokens, dtype).exp()
+
+    def max_prob(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The largest probability per position ``[n, L]``."""
+
+        def compute(values, index):
+            return ((values.amax(-1) - torch.logsumexp(values, -1)).exp(),)
+
+        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
+        return out
+
+    def argmax(self) -> torch.Tensor:
+        """The most probable token per position, LongTensor ``[n, L]`` (the first on ties)."""
+
+        def compute(values, index):
+            return (values.argmax(-1),)
+
+        (out,) = self._reduce(compute, ((0, torch.long),), torch.float32)
+        return out
+
+    def margin(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The largest probability minus the second largest, per position ``[n, L]`` (1 for ``V = 1``)."""
+
+        def compute(values, index):
+            if values.shape[-1] == 1:
+                return (torch.ones(len(values), dtype=values.dtype, device=values.device),)
+            top = values.topk(2, dim=-1).values
+            return ((top - torch.logsumexp(values, -1, keepdim=True)).exp().diff(dim=-1).neg().squeeze(-1),)
+
+        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
+        return out
+
+    def entropy(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Shannon entropy ``-sum_v p_v log p_v`` (nats) per position ``[n, L]``."""
+
+        def compute(values, index):
+            log_probs = values - torch.logsumexp(values, -1, keepdim=True)
+            terms = torch.where(log_probs > -torch.inf, log_probs.exp() * log_probs, 0.0)
+            return (-terms.sum(-1),)
+
+        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
+        return out
 
 
-def as_dense(values: torch.Tensor | Probabilities) -> torch.Tensor:
-    """A float64 tensor from :class:`Probabilities` or from a tensor of (unnormalised) masses."""
-    if isinstance(values, Probabilities):
+def as_dense(values: torch.Tensor | Law) -> torch.Tensor:
+    """A float64 tensor ``[n, L, V]`` from a law or from a tensor of masses (small problems)."""
+    if isinstance(values, Law):
         return values.dense()
     return values.to(torch.float64)

@@ -36,7 +36,11 @@ TimeLike = float | torch.Tensor
 
 
 def _f64(t: TimeLike) -> torch.Tensor:
-    return torch.as_tensor(t, dtype=torch.float64)
+    """``t`` as a float64 tensor: a tensor keeps its device (and its gradient); a number is a
+    host scalar."""
+    if torch.is_tensor(t):
+        return t.to(torch.float64)
+    return torch.as_tensor(t, dtype=torch.float64, device="cpu")
 
 
 class Schedule(ABC):

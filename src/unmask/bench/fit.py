@@ -2,11 +2,12 @@
 
 The order is minus the least-squares slope of ``log TV`` against ``log NFE`` over the asymptotic
 part of the grid: the ``FIT_POINTS`` largest budgets whose TV is above the float64 floor
-(spec §6.4); with fewer such points no order is fitted. Predictions (spec §4): first order for
-Euler, tau-leaping, Tweedie and RK-2; second order for the trapezoid while its clipped mass (the
-expected jumps lost to clipping, which adds a first-order error) stays below half its TV at the
-largest budget, first order otherwise; first-hitting is exact (TV at the floor of float64
-arithmetic), and so is k-random once its steps reach the length.
+(spec §6.4); with fewer such points no order is fitted. Each sampler states the order it predicts
+(:meth:`unmask.samplers.Sampler.predicted_order`, spec §4), read at the largest budget: first
+order for Euler, tau-leaping, Tweedie and RK-2; second order for the trapezoid while its clipped
+mass (the expected jumps lost to clipping, which adds a first-order error) stays below half its
+TV, first order otherwise; first-hitting is exact (TV at the floor of float64 arithmetic), and so
+is k-random once its steps reach the length.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from .run import Cell
 
 FIT_POINTS = 3
 TV_FLOOR = 1e-12
-CLIP_TO_TV = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,20 +45,6 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return num / den
 
 
-def predicted_order(sampler: str, clipped_mass: float | None, tv: float) -> tuple[str, str]:
-    """The order the theory predicts at the largest budget, and why."""
-    name = sampler.partition(":")[0]
-    if name == "first-hitting":
-        return "exact", "exact sampler: TV at the float64 floor"
-    if name == "k-random":
-        return "1", "first order in steps/L; exact (one token per call) once steps reach L"
-    if name == "trapezoidal":
-        if clipped_mass is not None and clipped_mass > CLIP_TO_TV * tv:
-            return "1", f"clipping active: clipped mass {clipped_mass:.2g} against TV {tv:.2g}"
-        return "2", "weak second order: clipped mass small against the TV"
-    return "1", "first order: factorisation error of simultaneous moves"
-
-
 def fit_orders(cells: list[Cell]) -> list[OrderFit]:
     """One fit per (target, process, sampler) among the exact cells."""
     groups: dict[tuple[str, str, str], list[Cell]] = {}
@@ -69,7 +55,7 @@ def fit_orders(cells: list[Cell]) -> list[OrderFit]:
     for (target, process, sampler), group in groups.items():
         group.sort(key=lambda c: c.nfe_budget)
         largest = group[-1]
-        predicted, note = predicted_order(sampler, largest.clipped_mass, largest.tv)
+        predicted, note = largest.predicted, largest.prediction_note
         usable = [c for c in group if c.steps is not None and c.tv > TV_FLOOR][-FIT_POINTS:]
         measured = None
         if len(usable) == FIT_POINTS:

@@ -17,10 +17,8 @@ import torch
 
 from ..exact import kl, leakage, path_kl, reference_law, run_law, tv
 from ..exact.laws import MAX_STATES
+from ..exact.path_kl import supports_path_kl
 from ..samplers import sample
-from ..samplers.ancestral import _AncestralSampler
-from ..samplers.first_hitting import FirstHitting
-from ..samplers.k_random import KRandom
 from ..targets.chain import ChainTarget
 from .config import BenchConfig, TargetSpec, bench_process
 from .estimates import leakage_estimate, pair_tv
@@ -38,7 +36,8 @@ class Cell:
     number of masked tokens for first-hitting); ``nfe_used`` the mean calls per row actually made
     (lower when unchanged rows reuse a call).
     ``method`` is ``"exact"`` (errors from the exact law) or ``"monte-carlo"`` (``tv`` is then the
-    adjacent-pair TV, with ``tv_interval`` its 95% interval).
+    adjacent-pair TV, with ``tv_interval`` its 95% interval). ``predicted`` and ``prediction_note``:
+    the convergence order the sampler predicts for itself at this cell, and why.
     """
 
     target: str
@@ -56,6 +55,8 @@ class Cell:
     tv_interval: tuple[float, float] | None
     leakage_interval: tuple[float, float] | None
     seconds: float
+    predicted: str
+    prediction_note: str
 
 
 def plan(config: BenchConfig) -> list[tuple[TargetSpec, SamplerSpec, int | None]]:
@@ -64,7 +65,8 @@ def plan(config: BenchConfig) -> list[tuple[TargetSpec, SamplerSpec, int | None]
     cells = []
     for target in config.targets:
         for spec in config.samplers:
-            if not spec.build().uses_grid and (spec.name == "first-hitting" or spec.hyperparameters):
+            built = spec.build()
+            if not built.uses_grid and (not built.takes_steps or spec.hyperparameters):
                 cells.append((target, spec, None))
             else:
                 cells.extend((target, spec, steps) for steps in config.steps)
@@ -84,10 +86,6 @@ def check_sizes(config: BenchConfig) -> None:
                 )
 
 
-def _supports_path_kl(sampler) -> bool:
-    return isinstance(sampler, (_AncestralSampler, KRandom, FirstHitting))
-
-
 def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, config: BenchConfig) -> Cell:
     """Measure one cell (see :class:`Cell`)."""
     start = time.perf_counter()
@@ -96,7 +94,7 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
     sampler = spec.build()
     generator = torch.Generator().manual_seed(config.seed)
     drawn = sample(
-        target.denoiser() if spec.process == "masked" else target.uniform_denoiser(process),
+        process.exact_denoiser(target),
         sampler,
         vocab_size=target.vocab_size,
         length=target.length,
@@ -107,20 +105,23 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         final_denoise=False,
     )
     resolved = drawn.sampler
-    budget = drawn.steps * resolved.calls_per_step  # k-random and first-hitting stop at L steps
+    # Grid samplers: the grid's steps; event-driven ones: the steps taken (L for first-hitting).
+    taken = len(drawn.grid) - 1 if drawn.grid is not None else drawn.steps
+    budget = taken * resolved.calls_per_step
     nfe_used = float(drawn.nfe_per_row.double().mean())
-    base = target.vocab_size + 1 if spec.process == "masked" else target.vocab_size
-    if base**target.length <= MAX_STATES:
+    if process.state_base(target.vocab_size) ** target.length <= MAX_STATES:
         law = run_law(target, resolved, steps, process=process)
         reference = reference_law(target, process)
         clipped = law.diagnostics.get("clipped_mass")
-        bound = None
-        if spec.process == "masked" and _supports_path_kl(resolved):
-            bound = path_kl(target, resolved, steps, process=process)
+        bound = (
+            path_kl(target, resolved, steps, process=process) if supports_path_kl(resolved, process) else None
+        )
+        error = tv(law.law, reference)
+        predicted, note = resolved.predicted_order(clipped, error)
         return Cell(
             target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "exact",
-            tv(law.law, reference), kl(reference, law.law), leakage(law.law, reference), bound,
-            clipped, None, None, time.perf_counter() - start,
+            error, kl(reference, law.law), leakage(law.law, reference), bound,
+            clipped, None, None, time.perf_counter() - start, predicted, note,
         )  # fmt: skip
     if not isinstance(target, ChainTarget):
         raise ValueError(
@@ -128,10 +129,12 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         )
     estimate, interval = pair_tv(target, drawn.tokens, generator)
     leak, leak_interval = leakage_estimate(target, drawn.tokens)
+    clipped = drawn.diagnostics.get("clipped_mass")
+    predicted, note = resolved.predicted_order(clipped, estimate)
     return Cell(
         target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "monte-carlo",
-        estimate, None, leak, None, drawn.diagnostics.get("clipped_mass"), interval, leak_interval,
-        time.perf_counter() - start,
+        estimate, None, leak, None, clipped, interval, leak_interval,
+        time.perf_counter() - start, predicted, note,
     )  # fmt: skip
 
 

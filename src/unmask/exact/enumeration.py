@@ -1,136 +1,452 @@
 """The step context that enumerates: every outcome of a sampler step with its exact probability.
 
-States are rows ``z [n, L]`` with masses ``[n]``. A move expands each row, one position at a time,
-into all its outcomes, keeping only outcomes of positive probability; at the end of a step equal
-states are merged. This is the forward dynamic program of spec §6.1 (masked) and the product
-kernels of §6.2 (uniform), driven by the samplers' own steps.
+States are rows ``z [n, L]`` with masses ``[n]``. A move gives each position of each row a set of
+options (a value, the mask id, or keeping its entry) with probabilities; a row's outcomes are the
+products of its positions' options. They are expanded one position at a time over integer codes
+(a position's choice is one digit), keeping only outcomes of positive probability, and the rows
+are built once at the end. At the end of a step equal states are merged through a dense table of
+state codes. This is the forward dynamic program of spec §6.1 (masked) and the product kernels of
+§6.2 (uniform), driven by the samplers' own steps.
+
+Every operation that branches changes the number of rows (a zero-mass copy of a row is added when
+it would not), so that a per-row tensor a step forgot to :meth:`~EnumerationContext.align` fails
+with a shape error instead of giving a wrong law. States hold their ids as bytes (uint8) when the
+ids fit; the denoiser always receives int64 rows.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..denoisers import check_logits, is_time_agnostic
-from ..probabilities import Probabilities, as_dense, softmax64
+from ..denoisers import call, check_logits
+from ..laws import as_law, probability_rows
+from ..probabilities import Probabilities, softmax64
 from ..processes import Process
 from ..samplers.base import StepContext
+
+#: The largest dense table of state codes used to merge or deduplicate states.
+MAX_DENSE_CODES = 1 << 24
+#: The most entries of the table of every state's digits (a lookup that builds outcome rows).
+MAX_DIGIT_TABLE = 1 << 22
+#: The most float64 entries of the per-state cache of a time-agnostic denoiser's outputs.
+MAX_CACHE_ENTRIES = 1 << 24
+#: The most outcomes one move may enumerate (each holds a mass, a code and its source row).
+MAX_OUTCOMES = 1 << 27
 
 
 def state_codes(z: torch.Tensor, base: int) -> torch.Tensor:
     """One int64 code per row of ``z [n, L]`` (digits in ``base``, first position most significant)."""
-    powers = base ** torch.arange(z.shape[1] - 1, -1, -1, dtype=torch.int64)
+    powers = base ** torch.arange(z.shape[1] - 1, -1, -1, dtype=torch.int64, device=z.device)
     return (z * powers).sum(-1)
 
 
-def unique_rows(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(index of one row per distinct code, inverse)`` for 1-D integer ``codes``."""
-    unique, inverse = torch.unique(codes, return_inverse=True)
-    first = torch.zeros(len(unique), dtype=torch.long).scatter_(0, inverse, torch.arange(len(codes)))
+def code_digits(codes: torch.Tensor, base: int, length: int) -> torch.Tensor:
+    """Inverse of :func:`state_codes`: rows ``[n, L]`` from codes ``[n]``."""
+    powers = base ** torch.arange(length - 1, -1, -1, dtype=torch.int64, device=codes.device)
+    return torch.div(codes.unsqueeze(-1), powers, rounding_mode="floor") % base
+
+
+def unique_rows(codes: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(index of one row per distinct code, inverse)`` for integer ``codes [n]`` (codes below
+    ``size`` use a dense table, others a sort)."""
+    if size is not None and size <= MAX_DENSE_CODES:
+        present = torch.zeros(size, dtype=torch.bool, device=codes.device)
+        present[codes] = True
+        distinct = present.nonzero().squeeze(-1)
+        lookup = torch.empty(size, dtype=torch.long, device=codes.device)
+        lookup[distinct] = torch.arange(len(distinct), device=codes.device)
+        inverse = lookup[codes]
+    else:
+        _, inverse = torch.unique(codes, return_inverse=True)
+    count = int(inverse.max()) + 1 if len(inverse) else 0
+    first = torch.zeros(count, dtype=torch.long, device=codes.device)
+    first.scatter_(0, inverse, torch.arange(len(codes), device=codes.device))
     return first, inverse
 
 
 class EnumerationContext(StepContext):
-    """Exact counterpart of the drawing context: moves branch instead of drawing."""
+    """Exact counterpart of the drawing context: moves branch instead of drawing.
 
-    def __init__(self, process: Process, vocab_size: int, denoiser):
+    Args:
+        process: the forward process.
+        vocab_size: ``V``.
+        denoiser: ``f(z, t) -> logits``.
+        free: bool ``[L]``: the positions that may change (the same for every state).
+        device: where the states live.
+    """
+
+    def __init__(self, process: Process, vocab_size: int, denoiser, free: torch.Tensor, device: torch.device):
         self.process = process
         self.vocab_size = vocab_size
         self.denoiser = denoiser
-        self.time_agnostic = is_time_agnostic(denoiser)
-        self.mass = torch.ones(1, dtype=torch.float64)
-        self.root = torch.zeros(1, dtype=torch.long)
+        self.time_agnostic = bool(getattr(denoiser, "time_agnostic", False))
+        self.base = process.state_base(vocab_size)
+        self.device = device
+        self._free = free.to(device)
+        self.mass = torch.ones(1, dtype=torch.float64, device=device)
+        self.root = torch.zeros(1, dtype=torch.long, device=device)
         self.diagnostics: dict[str, float] = {}
         self.evaluated_rows = 0
+        self._held: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        length = len(self._free)
+        self._states = self.base**length
+        self._powers = self.base ** torch.arange(length - 1, -1, -1, dtype=torch.int64, device=device)
+        self._digits = None
+        if self._states * length <= MAX_DIGIT_TABLE and self.base <= 256:
+            # One state's digits as bytes, padded to whole int64 words: a row is gathered as words.
+            digits = code_digits(torch.arange(self._states, device=device), self.base, length)
+            words = -(-length // 8)
+            padded = torch.nn.functional.pad(digits.to(torch.uint8), (0, 8 * words - length))
+            self._digits = padded.view(torch.int64)  # [states, words]
+        self._known: list[tuple[torch.Tensor, torch.Tensor]] = []  # rows built here and their codes
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def begin(self, mass: torch.Tensor) -> None:
-        """Start a step from rows with masses ``mass [n]``."""
+    # -- frames ------------------------------------------------------------------------------------
+    @property
+    def free(self) -> torch.Tensor:
+        return self._free.expand(len(self.mass), -1)
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return torch.full((len(self.mass),), len(self._free), dtype=torch.long, device=self.device)
+
+    def masked(self, z):
+        return (z == self.vocab_size) & self._free
+
+    def clean(self, z):
+        return (z != self.vocab_size) & self._free
+
+    def start(self, mass: torch.Tensor) -> None:
+        """Begin from states whose masses are ``mass [n]``."""
         self.mass = mass
-        self.root = torch.arange(len(mass))
+        self.root = torch.arange(len(mass), device=self.device)
 
-    # -- model ---------------------------------------------------------------------------------
-    def denoise(self, z, t):
+    def begin_step(self, index, active, z, t, s):
+        if not bool(active.any()):
+            return None
+        held = ~active
+        codes = self.codes(z)
+        self._held = (self._remember(z[held], codes[held]), self.mass[held], t[held])
+        z, mass, t = self._remember(z[active], codes[active]), self.mass[active], t[active]
+        if len(z) == 1:  # a second (zero-mass) row, so that every branching op changes the row count
+            codes = self.codes(z)
+            z, mass, t = torch.cat([z, z]), torch.cat([mass, torch.zeros_like(mass)]), torch.cat([t, t])
+            self._remember(z, torch.cat([codes, codes]))
+        self.start(mass)
+        s = None if s is None else torch.as_tensor(s, dtype=torch.float64, device=self.device).expand(len(z))
+        return z, t, s
+
+    def end_step(self, z, t):
+        held_z, held_mass, held_t = self._held
+        z, mass, t = self.merge(z, self.mass, (t, self.root), (held_z, held_mass, held_t))
+        self.start(mass)
+        return z, t
+
+    def codes(self, z: torch.Tensor) -> torch.Tensor:
+        """The state code of every row of ``z`` (looked up for rows this context built)."""
+        for rows, codes in self._known:
+            if rows is z:
+                return codes
+        return state_codes(z, self.base)
+
+    def _remember(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        self._known = [*self._known[-3:], (z, codes)]
+        return z
+
+    def rows_of(self, codes: torch.Tensor) -> torch.Tensor:
+        """States ``[n, L]`` of codes ``[n]``: rows of bytes (uint8) looked up in a table when it is
+        small, int64 digits otherwise."""
+        length = len(self._free)
+        if self._digits is None:
+            return self._remember(code_digits(codes, self.base, length), codes)
+        rows = self._digits.index_select(0, codes).view(torch.uint8)[:, :length]
+        return self._remember(rows, codes)
+
+    def merge(self, z: torch.Tensor, mass: torch.Tensor, t, *more):
+        """Equal states merged (masses added, one of their times kept); zero-mass states dropped.
+
+        ``t`` is the rows' times ``[n]``, or ``(times, index)`` when row ``r``'s time is
+        ``times[index[r]]``; ``more``: further ``(z, mass, t)`` triples merged in with them.
+        """
+        parts = [(z, mass, t), *more]
+        if self._states > MAX_DENSE_CODES:
+            z = torch.cat([part[0] for part in parts])
+            mass = torch.cat([part[1] for part in parts])
+            t = torch.cat([time[0][time[1]] if isinstance(time, tuple) else time for _, _, time in parts])
+            codes = state_codes(z, self.base)
+            first, inverse = unique_rows(codes)
+            merged = torch.zeros(len(first), dtype=torch.float64, device=self.device)
+            merged.index_add_(0, inverse, mass)
+            keep = merged > 0
+            return self.rows_of(codes[first][keep]), merged[keep], t[first][keep]
+        table = torch.zeros(self._states, dtype=torch.float64, device=self.device)
+        times = torch.zeros(self._states, dtype=torch.float64, device=self.device)
+        for rows, weight, time in parts:
+            codes = self.codes(rows)
+            table.index_add_(0, codes, weight)
+            if isinstance(time, tuple):  # a pointer per code to one row's time: no gather of every row
+                times_of, index = time
+                pointer = torch.full((self._states,), -1, dtype=torch.long, device=self.device)
+                pointer.scatter_(0, codes, index)
+                times = torch.where(pointer >= 0, times_of[pointer.clamp(min=0)], times)
+            else:
+                times.scatter_(0, codes, time)
+        present = (table > 0).nonzero().squeeze(-1)
+        return self.rows_of(present), table[present], times[present]
+
+    # -- the model ---------------------------------------------------------------------------------
+    def _unique_call(self, function, z: torch.Tensor, t: torch.Tensor) -> Probabilities:
+        """``function`` evaluated once per distinct state (and time), as probabilities of every row."""
         if torch.isnan(t).any() and not self.time_agnostic:
             raise ValueError(
                 "the exact law of an event-driven sampler (first-hitting, k-random) needs a "
                 "time-agnostic denoiser (time_agnostic = True): its event times are continuous"
             )
-        first, inverse = unique_rows(state_codes(z, self.vocab_size + 1))
-        unique = z[first]
+        codes = self.codes(z)
+        if self.time_agnostic and self._states * z.shape[1] * self.vocab_size <= MAX_CACHE_ENTRIES:
+            return self._cached_call(function, z, codes)
+        first, inverse = unique_rows(codes, self._states)
+        unique = z[first].long()
         if self.time_agnostic:
-            t_unique = torch.zeros(len(unique), dtype=torch.float64)
+            t_unique = torch.zeros(len(unique), dtype=torch.float64, device=self.device)
         else:
-            t_unique = torch.zeros(len(unique), dtype=torch.float64).scatter_(0, inverse, t)
+            t_unique = t[first]
             if not torch.equal(t_unique[inverse], t):
-                unique, inverse, t_unique = z, torch.arange(len(z)), t
-        logits = check_logits(self.denoiser(unique, t_unique), len(unique), z.shape[1], self.vocab_size)
-        self.evaluated_rows += len(unique)
-        return Probabilities(dense=softmax64(logits)[inverse])
+                unique, inverse, t_unique = z, torch.arange(len(z), device=self.device), t
+        return Probabilities(dense=self._evaluate(function, unique, t_unique), rows=inverse)
 
-    # -- moves ---------------------------------------------------------------------------------
-    def _branch(self, z, position, options):
-        """Expand rows by the outcomes at ``position``.
+    def _evaluate(self, function, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        logits = check_logits(call(function, z, t, {}), len(z), z.shape[1], self.vocab_size)
+        self.evaluated_rows += len(z)
+        return softmax64(logits)
 
-        ``options [n, V + 1]``: probabilities of taking value ``v`` (columns ``0..V-1``) or of
-        keeping the current entry (column ``V``). Returns ``(z', source)`` with ``source`` the row
-        each outcome came from; masses and roots are updated.
+    def _cached_call(self, function, z: torch.Tensor, codes: torch.Tensor) -> Probabilities:
+        """A time-agnostic function's outputs, computed once per state of the run and looked up."""
+        name = "loo" if function is not self.denoiser else "denoise"
+        if name not in self._cache:
+            table = torch.zeros(
+                self._states, z.shape[1], self.vocab_size, dtype=torch.float64, device=self.device
+            )
+            self._cache[name] = (table, torch.zeros(self._states, dtype=torch.bool, device=self.device))
+        table, known = self._cache[name]
+        missing = codes[~known[codes]]
+        if len(missing):
+            first, _ = unique_rows(missing, self._states)
+            fresh = missing[first]
+            zeros = torch.zeros(len(fresh), dtype=torch.float64, device=self.device)
+            table[fresh] = self._evaluate(function, code_digits(fresh, self.base, z.shape[1]), zeros)
+            known[fresh] = True
+        return Probabilities(dense=table, rows=codes)
+
+    def denoise(self, z, t):
+        return self._unique_call(self.denoiser, z, t)
+
+    def loo(self, z, t):
+        loo = getattr(self.denoiser, "loo", None)
+        if loo is not None:
+            return self._unique_call(loo, z, t)
+        length = z.shape[1]
+        rows = torch.arange(len(z), device=self.device)
+        out = torch.empty(len(z), length, self.vocab_size, dtype=torch.float64, device=self.device)
+        for i in range(length):
+            hidden = z.clone()
+            hidden[:, i] = self.vocab_size
+            out[:, i] = self._unique_call(self.denoiser, hidden, t).dense()[rows, i]
+        return Probabilities(dense=out)
+
+    # -- branching ---------------------------------------------------------------------------------
+    def _combine(self, z, eligible: torch.Tensor, options: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Every outcome of independent per-position options.
+
+        ``eligible [n, L]``: the positions that branch; ``options [E, W]``: for each of them, in
+        row-major order, the probability that it takes the id ``ids[c]`` (``ids [W]``; ``-1``
+        keeps its entry). The other positions keep theirs. Rows with ``m`` eligible positions
+        have ``W^m`` outcomes, built by one outer product per position over all the rows with
+        ``m``. Returns the outcome rows; masses and roots follow them.
         """
-        source, choice = (options > 0).nonzero(as_tuple=True)
-        weight = options[source, choice]
-        z = z[source].clone()
-        z[:, position] = torch.where(choice < self.vocab_size, choice, z[:, position])
-        self.mass = self.mass[source] * weight
-        self.root = self.root[source]
-        return z, source
+        n, length = eligible.shape
+        width = options.shape[-1]
+        codes = self.codes(z)
+        count = eligible.sum(-1)
+        sizes = torch.bincount(count, minlength=length + 1).tolist()
+        outcomes = sum(rows * width**m for m, rows in enumerate(sizes))
+        if outcomes > MAX_OUTCOMES:
+            raise ValueError(
+                f"the exact law would enumerate {outcomes:,} outcomes in one move (above {MAX_OUTCOMES:,}): "
+                "the target is too large for this sampler's exact law; use a shorter length or a "
+                "smaller vocabulary, or estimate the law by sampling"
+            )
+        # Where each row's eligible positions sit in ``options`` (they are consecutive there).
+        first_slot = count.cumsum(0) - count
+        out_mass = torch.empty(outcomes, dtype=torch.float64, device=self.device)
+        out_code = torch.empty(outcomes, dtype=torch.long, device=self.device)
+        out_root = torch.empty(outcomes, dtype=torch.long, device=self.device)
+        positions = torch.arange(length, device=self.device)
+        start = 0
+        for m in (m for m, rows in enumerate(sizes) if rows):
+            rows = (count == m).nonzero().squeeze(-1)
+            size = len(rows) * width**m
+            part = slice(start, start + size)
+            mass, code = self.mass[rows].unsqueeze(-1), codes[rows].unsqueeze(-1)
+            if m:
+                slots = first_slot[rows].unsqueeze(-1) + torch.arange(m, device=self.device)  # [g, m]
+                weight = options[slots]  # [g, m, W]
+                picked = eligible[rows]
+                where = positions.expand(len(rows), -1)[picked].reshape(len(rows), m)
+                current = z[rows].long()[picked].reshape(len(rows), m)
+                powers = self._powers[where].unsqueeze(-1)
+                change = torch.where(ids >= 0, ids - current.unsqueeze(-1), 0) * powers
+                for j in range(m - 1):
+                    mass = (mass.unsqueeze(-1) * weight[:, j].unsqueeze(1)).reshape(len(rows), -1)
+                    code = (code.unsqueeze(-1) + change[:, j].unsqueeze(1)).reshape(len(rows), -1)
+                shape = (len(rows), width ** (m - 1), width)
+                torch.mul(mass.unsqueeze(-1), weight[:, m - 1].unsqueeze(1), out=out_mass[part].view(shape))
+                torch.add(code.unsqueeze(-1), change[:, m - 1].unsqueeze(1), out=out_code[part].view(shape))
+            else:
+                out_mass[part], out_code[part] = mass.reshape(-1), code.reshape(-1)
+            out_root[part].view(len(rows), width**m).copy_(self.root[rows].unsqueeze(-1))
+            start += size
+        return self._branched(self.rows_of(out_code), out_mass, out_root, n)
 
-    def _normalised(self, values):
-        values = as_dense(values)
-        return values / values.sum(-1, keepdim=True)
-
-    def move(self, z, move_prob, values):
-        values = self._normalised(values)
-        move_prob = move_prob.to(torch.float64).expand(z.shape)
-        rows = torch.arange(len(z))
-        for i in range(z.shape[1]):
-            masked = z[:, i] == self.vocab_size
-            go = torch.where(masked, move_prob[rows, i], 0.0)
-            options = torch.cat([go[:, None] * values[rows, i], (1 - go)[:, None]], dim=-1)
-            z, source = self._branch(z, i, options)
-            rows = rows[source]
+    def _branched(self, z: torch.Tensor, mass: torch.Tensor, root: torch.Tensor, rows_before: int):
+        """Adopt the outcome rows, their masses and roots (adding a zero-mass row if their number
+        did not change)."""
+        if len(z) == rows_before:
+            codes = self.codes(z)
+            z = self._remember(torch.cat([z, z[:1]]), torch.cat([codes, codes[:1]]))
+            mass, root = torch.cat([mass, mass[:1] * 0]), torch.cat([root, root[:1]])
+        self.mass, self.root = mass, root
         return z
 
-    def choose(self, z, count, values):
-        values = self._normalised(values)
-        masked_left = (z == self.vocab_size).sum(-1)
-        picks_left = torch.minimum(count, masked_left)
-        rows = torch.arange(len(z))
-        for i in range(z.shape[1]):
-            masked = z[:, i] == self.vocab_size
-            # Scanning positions in order, a uniform subset of size r among the m masked ones left
-            # contains this position with probability r / m.
-            go = torch.where(masked, picks_left / masked_left.clamp(min=1), 0.0).to(torch.float64)
-            options = torch.cat([go[:, None] * values[rows, i], (1 - go)[:, None]], dim=-1)
-            z, source = self._branch(z, i, options)
-            rows = rows[source]
-            picked = z[:, i] != self.vocab_size
-            was_masked = masked[source]
-            picks_left = picks_left[source] - (was_masked & picked).long()
-            masked_left = masked_left[source] - was_masked.long()
-        return z
+    def _check_rows(self, name: str, x: torch.Tensor, z: torch.Tensor) -> None:
+        if x.dim() and x.shape[0] not in (len(z),):
+            raise ValueError(
+                f"{name} has {x.shape[0]} rows but the step now has {len(z)} states: a tensor computed "
+                "before a move must be matched to the states after it with ctx.align"
+            )
+
+    def _law(self, values, z):
+        law = as_law(values)
+        if law.shape[0] != len(z):
+            raise ValueError(
+                f"values have {law.shape[0]} rows but the step now has {len(z)} states: a law computed "
+                "before a move must be matched to the states after it with ctx.align"
+            )
+        return law
+
+    def _probability(self, name: str, prob: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self._check_rows(name, prob, z)
+        return prob.to(torch.float64).expand(z.shape)
+
+    def _branch(self, z, eligible, prob, values=None, ids=None) -> torch.Tensor:
+        """Branch the ``eligible`` positions: each keeps its entry with probability ``1 - prob``,
+        or takes an id: a value drawn from ``values``, or ``ids[0]`` when no values are given."""
+        index = eligible.reshape(-1).nonzero().squeeze(-1)
+        go = prob.reshape(-1)[index].unsqueeze(-1)
+        if values is None:
+            options = torch.cat([go, 1 - go], dim=-1)
+        else:
+            options = torch.cat([go * probability_rows(values, index), 1 - go], dim=-1)
+            ids = torch.arange(-1, self.vocab_size, device=self.device).roll(-1)
+        return self._combine(z, eligible, options, ids)
+
+    def move(self, z, prob, values):
+        prob = self._probability("prob", prob, z)
+        return self._branch(z, self.masked(z) & (prob > 0), prob, self._law(values, z))
+
+    def remask(self, z, prob):
+        prob = self._probability("prob", prob, z)
+        ids = torch.tensor([self.vocab_size, -1], device=self.device)
+        return self._branch(z, self.clean(z) & (prob > 0), prob, ids=ids)
+
+    def resample(self, z, prob, values):
+        prob = self._probability("prob", prob, z)
+        return self._branch(z, self.clean(z) & (prob > 0), prob, self._law(values, z))
 
     def jump(self, z, law):
-        law = self._normalised(law)
-        rows = torch.arange(len(z))
-        for i in range(z.shape[1]):
-            options = torch.cat([law[rows, i], torch.zeros(len(z), 1, dtype=torch.float64)], dim=-1)
-            z, source = self._branch(z, i, options)
-            rows = rows[source]
-        return z
+        law = self._law(law, z)
+        if law.records_clipping:
+            _, clipped = law.leave_and_clipped(self.free)
+            self.record("clipped_mass", clipped.sum(-1))
+        eligible = self.free.expand(z.shape)
+        index = eligible.reshape(-1).nonzero().squeeze(-1)
+        ids = torch.arange(self.vocab_size, device=self.device)
+        return self._combine(z, eligible, probability_rows(law, index), ids)
 
-    # -- bookkeeping ---------------------------------------------------------------------------
+    def select(self, z, eligible, count, weights=None):
+        eligible = eligible & self._free
+        self._check_rows("eligible", eligible, z)
+        count = torch.as_tensor(count, device=self.device).expand(len(z))
+        if weights is None:
+            return self._uniform_subset(z, eligible, count)
+        self._check_rows("weights", weights, z)
+        return self._successive_subset(z, eligible, count, weights.to(torch.float64))
+
+    def _uniform_subset(self, z, eligible, count):
+        """Scanning positions in order, a uniform subset of size ``r`` among the ``m`` eligible
+        positions left contains the next eligible one with probability ``r / m``."""
+        n, length = z.shape
+        left = eligible.sum(-1)
+        picks = torch.minimum(count, left)
+        source = torch.arange(n, device=self.device)
+        mass = self.mass
+        bits = torch.zeros(n, dtype=torch.long, device=self.device)
+        for i in range(length):
+            here = eligible[source, i]
+            go = torch.where(here, picks / left.clamp(min=1), 0.0).to(torch.float64)
+            choices = torch.stack([1 - go, go], dim=-1)
+            row, chosen = (choices > 0).nonzero(as_tuple=True)
+            mass = mass[row] * choices[row, chosen]
+            source, bits, here = source[row], bits[row] * 2 + chosen, here[row]
+            picks = picks[row] - chosen
+            left = left[row] - here.long()
+        return self._subset_rows(z, mass, source, bits, n)
+
+    def _successive_subset(self, z, eligible, count, weights):
+        """Successive sampling: ``size`` picks, each proportional to ``weights`` among the eligible
+        positions not picked yet; outcomes with the same set are merged after every pick."""
+        n, length = z.shape
+        weights = torch.where(eligible, weights, 0.0)
+        size = torch.minimum(count, eligible.sum(-1))
+        source = torch.arange(n, device=self.device)
+        mass = self.mass
+        taken = torch.zeros(n, length, dtype=torch.bool, device=self.device)
+        powers = 2 ** torch.arange(length - 1, -1, -1, device=self.device)
+        for pick in range(int(size.max()) if len(size) else 0):
+            more = size[source] > pick
+            w = torch.where(taken, 0.0, weights[source])
+            step = torch.where(more.unsqueeze(-1), w / w.sum(-1, keepdim=True).clamp(min=1e-300), 0.0)
+            choices = torch.cat([step, (~more).to(torch.float64).unsqueeze(-1)], dim=-1)
+            row, where = (choices > 0).nonzero(as_tuple=True)
+            mass, source, taken = mass[row] * choices[row, where], source[row], taken[row].clone()
+            picked = where < length
+            taken[picked.nonzero().squeeze(-1), where[picked]] = True
+            key = source * (1 << length) + (taken.long() * powers).sum(-1)
+            first, inverse = unique_rows(key)
+            mass = torch.zeros(len(first), dtype=torch.float64, device=self.device).index_add_(
+                0, inverse, mass
+            )
+            source, taken = source[first], taken[first]
+        bits = (taken.long() * powers).sum(-1)
+        return self._subset_rows(z, mass, source, bits, n)
+
+    def _subset_rows(self, z, mass, source, bits, rows_before):
+        length = z.shape[1]
+        chosen = code_digits(bits, 2, length).bool()
+        out = self._branched(z[source], mass, self.root[source], rows_before)
+        if len(out) != len(chosen):
+            chosen = torch.cat([chosen, chosen[:1]])
+        return out, chosen
+
+    # -- bookkeeping -------------------------------------------------------------------------------
     def uniform(self, z):
-        return torch.full((len(z),), float("nan"), dtype=torch.float64)
+        return torch.full((len(z),), math.nan, dtype=torch.float64, device=self.device)
 
     def align(self, x):
+        if isinstance(x, Probabilities):
+            return x.take(self.root)
         return x[self.root]
 
     def record(self, name, values):

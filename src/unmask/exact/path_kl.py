@@ -18,18 +18,13 @@ import torch
 
 from ..grids import make_grid
 from ..processes import MaskedProcess
-from ..samplers.ancestral import _AncestralSampler
+from ..samplers.ancestral import Ancestral
 from ..samplers.base import Sampler, force_last
 from ..samplers.driver import check_process, resolve_sampler
 from ..samplers.first_hitting import FirstHitting
 from ..samplers.k_random import KRandom
+from .metrics import entropy as table_entropy
 from .profile import information_profile
-
-
-def _target_entropy(table: torch.Tensor) -> float:
-    p = table.reshape(-1).to(torch.float64)
-    p = p[p > 0]
-    return float(-(p * p.log()).sum())
 
 
 def block_path_kl(profile: torch.Tensor, sizes: Sequence[int], entropy: float) -> float:
@@ -64,6 +59,12 @@ def binomial_path_kl(profile: torch.Tensor, reveal: torch.Tensor, entropy: float
     return total - entropy
 
 
+def supports_path_kl(sampler: Sampler, process) -> bool:
+    """Whether :func:`path_kl` is defined for ``sampler`` on ``process``: random-order masked
+    samplers with factorised blocks (first-hitting, k-random and the ancestral samplers)."""
+    return isinstance(process, MaskedProcess) and isinstance(sampler, (Ancestral, FirstHitting, KRandom))
+
+
 def path_kl(
     target,
     sampler: str | Sampler,
@@ -74,19 +75,19 @@ def path_kl(
 ) -> float:
     """Exact pathKL of a random-order masked sampler on ``target`` (a small table target)."""
     process = check_process(process)
-    if process.kind != "masked":
+    if not isinstance(process, MaskedProcess):
         raise ValueError("path_kl is defined for the masked process only")
     sampler = resolve_sampler(sampler, process, steps, target.length)
     table = target.probs()
     profile = information_profile(table)
-    entropy = _target_entropy(table)
+    entropy = table_entropy(table)
     if isinstance(sampler, FirstHitting):
         return block_path_kl(profile, [1] * target.length, entropy)
     if isinstance(sampler, KRandom):
         sizes = sampler.sizes if sampler.sizes is not None else [sampler.k or 1] * target.length
         return block_path_kl(profile, sizes, entropy)
-    if isinstance(sampler, _AncestralSampler):
-        times = make_grid(grid, steps, process.schedule)
+    if isinstance(sampler, Ancestral):
+        times = make_grid(grid, steps, process.schedule, device="cpu")
         t, s = times[:-1], times[1:]
         reveal = force_last(sampler.reveal_probability(process, t, s), s)
         return binomial_path_kl(profile, reveal, entropy)

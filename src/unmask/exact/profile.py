@@ -11,13 +11,9 @@ import itertools
 
 import torch
 
+from .metrics import entropy
+
 MAX_PROFILE_LENGTH = 14
-
-
-def _entropy(p: torch.Tensor) -> float:
-    p = p.reshape(-1)
-    p = p[p > 0]
-    return float(-(p * p.log()).sum())
 
 
 def subset_entropies(table: torch.Tensor) -> torch.Tensor:
@@ -38,7 +34,7 @@ def subset_entropies(table: torch.Tensor) -> torch.Tensor:
         total = 0.0
         for subset in subsets:
             others = tuple(i for i in range(length) if i not in subset)
-            total += _entropy(table.sum(dim=others) if others else table)
+            total += entropy(table.sum(dim=others) if others else table)
         hbar[k] = total / len(subsets)
     return hbar
 

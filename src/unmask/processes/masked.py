@@ -8,19 +8,74 @@ with probability ``(alpha_s - alpha_t) / (1 - alpha_t)``; revealed tokens never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
+from .. import checks
 from ..schedules import LinearSchedule, Schedule, TimeLike
+from .base import Process
 
 
 @dataclass(frozen=True)
-class MaskedProcess:
+class MaskedProcess(Process):
     """Masked diffusion driven by ``schedule`` (default: linear, ``alpha(t) = 1 - t``)."""
 
     schedule: Schedule = field(default_factory=LinearSchedule)
-    kind: ClassVar[str] = "masked"
+    name: ClassVar[str] = "masked"
+    states_formula: ClassVar[str] = "partial states (V + 1)^L"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(
+                f"schedule must be a Schedule (for example unmask.schedules.LinearSchedule()), "
+                f"got {self.schedule!r}"
+            )
+
+    # -- what samplers, exact laws and the driver ask of a process -------------------------------
+    @property
+    def t_end(self) -> float:
+        return 0.0
+
+    def state_base(self, vocab_size: int) -> int:
+        return vocab_size + 1
+
+    def prior_mismatch(self, start_time: float) -> str | None:
+        alpha = float(self.schedule.alpha(start_time))
+        if alpha <= 0:
+            return None
+        return (
+            f"the {self.schedule.name} schedule has alpha({start_time:g}) = {alpha:.3g} > 0, but the "
+            "sampler starts from the all-mask state: that is a prior mismatch (each token should "
+            f"still be clean with probability {alpha:.3g}). Use a schedule with alpha(1) = 0 "
+            "(linear, cosine) for exact sampling, or accept this error."
+        )
+
+    def start(self, z, free, vocab_size, streams, elements):
+        return z  # free positions already hold the mask id
+
+    def has_work(self, ctx: Any, z: torch.Tensor) -> torch.Tensor:
+        return ctx.masked(z).any(-1)
+
+    def finish(self, ctx: Any, z: torch.Tensor, t: torch.Tensor, final_denoise: bool) -> torch.Tensor:
+        """Reveal what a grid ending above 0 left masked, from ``p(x_0 | z_t)``."""
+        ones = torch.ones(z.shape[0], 1, dtype=torch.float64, device=z.device)
+        return ctx.move(z, ones, ctx.denoise(z, t))
+
+    def exact_denoiser(self, target: Any):
+        return target.denoiser()
+
+    def exact_start(self, target: Any, start_time: float, start: str, device: torch.device):
+        checks.one_of("start", start, ("exact", "prior"))
+        z = torch.full((1, target.length), target.vocab_size, dtype=torch.long, device=device)
+        return z, torch.ones(1, dtype=torch.float64, device=device)
+
+    def reference_law(self, target: Any, final_denoise: bool) -> torch.Tensor:
+        return target.probs()
+
+    def logits_from_log_score(self, log_score, z, t):
+        """``p = s / sum_v s``: the log-scores are logits."""
+        return log_score
 
     def corrupt(
         self,
@@ -32,7 +87,7 @@ class MaskedProcess:
         """Draw ``z_t ~ q(. | x)``: each token of ``x [B, L]`` is replaced by the mask id ``V``
         with probability ``1 - alpha(t[b])`` (``t [B]``)."""
         masked_fraction = self.schedule.masked_fraction(t).reshape(-1, 1)
-        u = torch.rand(x.shape, generator=generator, dtype=torch.float64)
+        u = torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device)
         return torch.where(u < masked_fraction, torch.full_like(x, vocab_size), x)
 
     def unmask_probability(self, t: TimeLike, s: TimeLike) -> torch.Tensor:
@@ -71,7 +126,7 @@ class MaskedProcess:
         """Reverse jump rates ``R[b,i,v] = lambda(t) p(v | z)`` for masked ``i`` and 0 otherwise."""
         rate = self.hazard(t).reshape(-1, 1, 1)
         masked = (z == vocab_size).unsqueeze(-1)
-        return torch.where(masked, rate * probs.to(torch.float64), torch.zeros((), dtype=torch.float64))
+        return torch.where(masked, rate * probs.to(torch.float64), 0.0)
 
     @staticmethod
     def rates_to_probs(rates: torch.Tensor) -> torch.Tensor:

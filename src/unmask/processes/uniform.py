@@ -9,12 +9,16 @@ Samplers run from ``t = 1`` down to ``t_min > 0``, where scores stay finite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from .. import checks
+from ..laws import per_position
+from ..probabilities import Probabilities
 from ..schedules import ConstantRateSchedule, Schedule, TimeLike
+from .base import Process
+from .jumps import JumpLaw
 
 
 def _column(x: torch.Tensor, dims: int) -> torch.Tensor:
@@ -22,7 +26,7 @@ def _column(x: torch.Tensor, dims: int) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class UniformProcess:
+class UniformProcess(Process):
     """Uniform diffusion driven by ``schedule``, sampled on ``[t_min, 1]``.
 
     The default ``alpha(t) = exp(-10 t)`` has rate ``sigma = 10`` and ``abar(1) = 4.5e-5`` (the prior
@@ -31,10 +35,117 @@ class UniformProcess:
 
     schedule: Schedule = field(default_factory=lambda: ConstantRateSchedule(horizon=10.0))
     t_min: float = 0.02
-    kind: ClassVar[str] = "uniform"
+    name: ClassVar[str] = "uniform"
+    states_formula: ClassVar[str] = "states V^L"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(
+                f"schedule must be a Schedule (for example unmask.schedules.ConstantRateSchedule()), "
+                f"got {self.schedule!r}"
+            )
         checks.probability("t_min", self.t_min, open_high=True)
+
+    # -- what samplers, exact laws and the driver ask of a process -------------------------------
+    @property
+    def t_end(self) -> float:
+        return self.t_min
+
+    def state_base(self, vocab_size: int) -> int:
+        return vocab_size
+
+    def prior_mismatch(self, start_time: float) -> str | None:
+        return None  # documented: abar(1) > 0 is the uniform prior's mismatch, small by design
+
+    def start(self, z, free, vocab_size, streams, elements):
+        """Free positions drawn uniformly from the ``V`` values (float64 uniforms, ``floor(u V)``)."""
+        u = streams.uniform(z.shape[-1], elements=elements)
+        drawn = (u.to(torch.float64) * vocab_size).long().clamp(max=vocab_size - 1)
+        return torch.where(free, drawn, z)
+
+    def has_work(self, ctx: Any, z: torch.Tensor) -> torch.Tensor:
+        return ctx.free.any(-1)
+
+    def finishing_rows(self, ctx: Any, z: torch.Tensor, final_denoise: bool) -> torch.Tensor:
+        return self.has_work(ctx, z) & final_denoise
+
+    def finish(self, ctx: Any, z: torch.Tensor, t: torch.Tensor, final_denoise: bool) -> torch.Tensor:
+        """With ``final_denoise``: one draw of every free position from ``p(x_0 | z_{t_min})``."""
+        if not final_denoise:
+            return z
+        return ctx.jump(z, self.posterior_jump(ctx.denoise(z, t), z))
+
+    def exact_denoiser(self, target: Any):
+        return target.uniform_denoiser(self)
+
+    def exact_start(self, target: Any, start_time: float, start: str, device: torch.device):
+        checks.one_of("start", start, ("exact", "prior"))
+        vocab_size, length = target.vocab_size, target.length
+        grids = torch.meshgrid(*[torch.arange(vocab_size, device=device)] * length, indexing="ij")
+        z = torch.stack([g.reshape(-1) for g in grids], dim=-1)
+        if start == "exact":
+            mass = target.uniform_marginal(start_time, self).reshape(-1).to(torch.float64).to(device)
+        else:
+            mass = torch.full((len(z),), vocab_size**-length, dtype=torch.float64, device=device)
+        keep = mass > 0
+        return z[keep], mass[keep]
+
+    def reference_law(self, target: Any, final_denoise: bool) -> torch.Tensor:
+        if final_denoise:
+            return target.probs()
+        return target.uniform_marginal(self.t_min, self)
+
+    def logits_from_log_score(self, log_score, z, t):
+        """The posterior marginals that solve ``s = G p`` (:meth:`posterior_from_score`), as logs."""
+        return self.posterior_from_score(log_score.to(torch.float64).exp(), z, t).log()
+
+    # -- laws of the next value, one row of V values at a time ----------------------------------
+    def posterior_jump(self, probs: Probabilities, z: torch.Tensor) -> JumpLaw:
+        """The final denoise: every position drawn from ``p(x_0 | z)`` (staying included)."""
+
+        def compute(rows, current, index):
+            return rows[0], None
+
+        return JumpLaw((probs,), z, compute)
+
+    def tweedie_jump(
+        self, probs: Probabilities, z: torch.Tensor, t: torch.Tensor, s: torch.Tensor
+    ) -> JumpLaw:
+        """The exact one-position reverse marginal ``p(z_s^i = b | z_t)`` (see :meth:`tweedie_law`)."""
+        abar_t, abar_s = self.kernel_weight(t), self.kernel_weight(s)
+        length = z.shape[-1]
+
+        def compute(rows, current, index):
+            columns = (per_position(abar_t, index, length), per_position(abar_s, index, length))
+            return _tweedie(rows[0], current, *columns), None
+
+        return JumpLaw((probs,), z, compute)
+
+    def euler_jump(self, probs: Probabilities, z: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> JumpLaw:
+        """Euler: ``P(v) = Delta Rhat(z -> v)`` for ``v != z_i`` and the rest on staying; a negative
+        stay mass is clipped to 0 (the clipped amount is the law's ``clipped``)."""
+        abar, rate, delta = self.kernel_weight(t), self.schedule.rate(t), t - s
+        length = z.shape[-1]
+
+        def compute(rows, current, index):
+            columns = [per_position(x, index, length) for x in (abar, rate, delta)]
+            moves = _rates(rows[0], current, columns[0], columns[0], columns[1]) * columns[2]
+            stay = 1 - moves.sum(-1, keepdim=True)  # the diagonal of the rates is 0
+            law = moves.scatter(-1, current, stay.clamp(min=0))
+            return law, (-stay).clamp(min=0).squeeze(-1)
+
+        return JumpLaw((probs,), z, compute, records_clipping=True)
+
+    def increment_rates(
+        self, rows: torch.Tensor, current: torch.Tensor, t_column: torch.Tensor
+    ) -> torch.Tensor:
+        """Reverse rates ``[m, S]`` of the rows of probabilities ``rows [m, S]`` at current values
+        ``current [m, 1]`` and times ``t_column [m, 1]``, indexed by increment ``k`` (entry 0 is the
+        current value, rate 0): ``mu_k = Rhat(z -> z + k mod S)``."""
+        abar = self.kernel_weight(t_column)
+        rates = _rates(rows, current, abar, abar, self.schedule.rate(t_column))
+        size = rows.shape[-1]
+        return rates.gather(-1, (current + torch.arange(size, device=rows.device)) % size)
 
     def kernel_weight(self, t: TimeLike) -> torch.Tensor:
         """``abar_t``: the weight of the identity in ``K_t``."""
@@ -43,7 +154,7 @@ class UniformProcess:
     def transition_matrix(self, t: TimeLike, vocab_size: int) -> torch.Tensor:
         """``K_t [..., S, S]`` for times of any shape."""
         abar = self.kernel_weight(t)[..., None, None]
-        eye = torch.eye(vocab_size, dtype=torch.float64)
+        eye = torch.eye(vocab_size, dtype=torch.float64, device=abar.device)
         return abar * eye + (1 - abar) / vocab_size
 
     def corrupt(
@@ -55,8 +166,8 @@ class UniformProcess:
     ) -> torch.Tensor:
         """Draw ``z_t ~ q(. | x)``: each token of ``x [B, L]`` is redrawn uniformly with
         probability ``1 - abar(t[b])``."""
-        resample = torch.rand(x.shape, generator=generator, dtype=torch.float64)
-        noise = torch.randint(0, vocab_size, x.shape, generator=generator)
+        resample = torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device)
+        noise = torch.randint(0, vocab_size, x.shape, generator=generator, device=x.device)
         return torch.where(resample < 1 - _column(self.kernel_weight(t), 1), noise, x)
 
     def score(self, probs: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -86,7 +197,9 @@ class UniformProcess:
         Ill-conditioned as ``abar_t -> 0``."""
         size = score.shape[-1]
         abar = _column(self.kernel_weight(t), 3)
-        k_t = abar * torch.eye(size, dtype=torch.float64) + (1 - abar) / size  # [B,1,S,S] as K[a,v]
+        k_t = (
+            abar * torch.eye(size, dtype=torch.float64, device=score.device) + (1 - abar) / size
+        )  # [B,1,S,S] as K[a,v]
         k_col = torch.gather(
             k_t.expand(*z.shape, size, size), -1, z[..., None, None].expand(*z.shape, size, 1)
         )
@@ -149,7 +262,7 @@ def _by_blocks(probs, z, times, rows) -> torch.Tensor:
     ]
     if probs.requires_grad and torch.is_grad_enabled():
         return rows(flat.to(torch.float64), current, *columns).reshape(probs.shape)
-    out = torch.empty(flat.shape, dtype=torch.float64)
+    out = torch.empty(flat.shape, dtype=torch.float64, device=probs.device)
     step = max(1, _BLOCK_VALUES // max(size, 1))
     for start in range(0, flat.shape[0], step):
         part = slice(start, start + step)

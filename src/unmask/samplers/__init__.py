@@ -5,7 +5,7 @@ from .base import Sampler, StepContext
 from .driver import SampleResult, sample
 from .first_hitting import FirstHitting
 from .k_random import KRandom
-from .registry import get, names, register
+from .registry import get, names
 from .trapezoidal import RK2, Trapezoidal
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "Tweedie",
     "get",
     "names",
-    "register",
     "sample",
 ]

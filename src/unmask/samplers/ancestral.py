@@ -24,7 +24,7 @@ from .base import Sampler, StepContext, force_last
 
 
 @dataclass(frozen=True)
-class _AncestralSampler(Sampler):
+class Ancestral(Sampler):
     """Shared step of the three masked ancestral samplers; they differ in ``reveal_probability``."""
 
     @abstractmethod
@@ -38,7 +38,7 @@ class _AncestralSampler(Sampler):
 
 
 @dataclass(frozen=True)
-class Euler(_AncestralSampler):
+class Euler(Ancestral):
     """Masked Euler: ``p_u = min(1, lambda(t) (t - s))`` with the hazard at the left end point."""
 
     name: ClassVar[str] = "euler"
@@ -48,7 +48,7 @@ class Euler(_AncestralSampler):
 
 
 @dataclass(frozen=True)
-class TauLeaping(_AncestralSampler):
+class TauLeaping(Ancestral):
     """Masked tau-leaping: ``p_u = 1 - exp(-lambda(t) (t - s))``; never 1, so the last step is forced."""
 
     name: ClassVar[str] = "tau-leaping"
@@ -58,7 +58,7 @@ class TauLeaping(_AncestralSampler):
 
 
 @dataclass(frozen=True)
-class Tweedie(_AncestralSampler):
+class Tweedie(Ancestral):
     """Masked Tweedie / MDLM ancestral: the exact per-token ``(alpha_s - alpha_t) / (1 - alpha_t)``."""
 
     name: ClassVar[str] = "tweedie"

@@ -1,26 +1,22 @@
-"""What a sampler is, and the small set of moves it may make.
+"""What a sampler is, and the set of moves a step may make.
 
 A sampler is a frozen dataclass holding only hyperparameters, with a pure :meth:`Sampler.step`
 that maps ``(z, t)`` to the next ``(z, t)``. It never draws random numbers or calls the model
-itself: it asks a :class:`StepContext` to
+itself: it asks a :class:`StepContext`. Two contexts implement every operation: the one that
+draws (:mod:`unmask.samplers.drawing`) and the one that enumerates every outcome with its exact
+probability (:mod:`unmask.exact.enumeration`). Writing a step once against this interface is what
+gives every sampler an exact output law, checked against what it draws.
 
-* ``denoise(z, t)``: clean-token probabilities ``[n, L, V]`` from the model, as
-  :class:`~unmask.probabilities.Probabilities` (``.dense()`` gives the float64 tensor; passed as
-  they are to ``move``/``choose``, only the drawn positions are converted);
-* ``move(z, move_prob, values)``: masked process, each masked position is revealed with
-  probability ``move_prob`` and then takes a value drawn from ``values`` (whether before which);
-* ``choose(z, count, values)``: masked process, ``count`` masked positions chosen uniformly at
-  random are revealed with values drawn from ``values``;
-* ``jump(z, law)``: uniform process, each free position takes a new value drawn from ``law``
-  (which includes staying put);
-* ``uniform()``: one uniform number per row (for random times);
-* ``align(x)``: rows of a tensor computed at the start of the step, matched to the current rows;
-* ``record(name, values)``: a per-row diagnostic (for example the clipped mass of §2.4).
+Positions that are fixed (a prompt's tokens, padding) are never changed by any operation, and
+never count as masked. States ``z`` hold integer ids: int64 when drawing, possibly a narrower
+integer type (uint8) in the enumerating context, so a step that indexes with them takes
+``.long()`` first.
 
-Two contexts implement these: the sampling driver (:mod:`unmask.samplers.driver`), which draws,
-and the exact-law dynamic program (:mod:`unmask.exact.laws`), which enumerates every outcome with
-its probability. Writing a step once against this interface is what lets the exact law and the
-sampler check each other.
+Operations that branch (every move, and :meth:`StepContext.select`) change the rows of the state
+in the enumerating context. A per-row tensor computed before such an operation (a time, a model
+output) must be matched to the rows after it with :meth:`StepContext.align`; the enumerating
+context changes the number of rows at every such operation, so a tensor that was not aligned
+fails with a shape error instead of giving a wrong law.
 """
 
 from __future__ import annotations
@@ -31,55 +27,112 @@ from typing import ClassVar
 
 import torch
 
+from ..laws import Law
 from ..probabilities import Probabilities
-from ..processes import Process
+from ..processes import MaskedProcess, Process
+
+#: Per-row probabilities ``[n, 1]``, per-position ``[n, L]``, or a bool selection ``[n, L]``.
+Prob = torch.Tensor
 
 
 class StepContext(ABC):
-    """The operations a sampler step may use (see the module docstring)."""
+    """The operations a sampler step may use.
+
+    Attributes:
+        vocab_size: ``V``; the mask id is ``V``.
+        process: the forward process.
+        free: bool ``[n, L]``: the positions that may change (not prompt, not padding).
+        lengths: LongTensor ``[n]``: the positions that exist in each row (padding excluded).
+    """
 
     vocab_size: int
     process: Process
 
+    @property
+    @abstractmethod
+    def free(self) -> torch.Tensor: ...
+
+    @property
+    @abstractmethod
+    def lengths(self) -> torch.Tensor: ...
+
+    # -- the model ---------------------------------------------------------------------------------
     @abstractmethod
     def denoise(self, z: torch.Tensor, t: torch.Tensor) -> Probabilities:
-        """Model probabilities ``[n, L, V]`` for states ``z [n, L]`` at times ``t [n]``; call
-        ``.dense()`` for the float64 tensor."""
+        """Model probabilities ``[n, L, V]`` for states ``z [n, L]`` at times ``t [n]``."""
 
     @abstractmethod
-    def move(
-        self, z: torch.Tensor, move_prob: torch.Tensor, values: torch.Tensor | Probabilities
-    ) -> torch.Tensor:
-        """Reveal each masked position of ``z`` with probability ``move_prob [n, L]`` (or ``[n, 1]``);
-        a revealed position takes a value drawn from ``values [n, L, V]`` (normalised here)."""
+    def loo(self, z: torch.Tensor, t: torch.Tensor) -> Probabilities:
+        """Leave-one-out probabilities ``[n, L, V]``: at position ``i``, the model's law of ``x_i``
+        given ``z`` with position ``i`` masked (the denoiser's ``loo`` method when it has one,
+        otherwise one masked position at a time)."""
+
+    # -- masked-process moves ----------------------------------------------------------------------
+    @abstractmethod
+    def move(self, z: torch.Tensor, prob: Prob, values: Law | torch.Tensor) -> torch.Tensor:
+        """Reveal each masked position with probability ``prob`` (``[n, 1]``, ``[n, L]``, or a
+        bool ``[n, L]`` selection); a revealed position takes a value drawn from ``values [n, L, V]``
+        (masses, normalised here)."""
 
     @abstractmethod
-    def choose(
-        self, z: torch.Tensor, count: torch.Tensor, values: torch.Tensor | Probabilities
-    ) -> torch.Tensor:
+    def select(
+        self,
+        z: torch.Tensor,
+        eligible: torch.Tensor,
+        count: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Choose ``min(count[b], #eligible)`` of the ``eligible [n, L]`` free positions of each row
+        without replacement: uniformly (``weights`` None) or by successive sampling proportional to
+        ``weights [n, L]`` (positive where eligible). Returns ``(z, chosen [n, L])``; ``z`` is
+        unchanged in value but matched to the branched rows."""
+
+    @abstractmethod
+    def remask(self, z: torch.Tensor, prob: Prob) -> torch.Tensor:
+        """Turn each clean free position back into the mask id with probability ``prob``."""
+
+    @abstractmethod
+    def resample(self, z: torch.Tensor, prob: Prob, values: Law | torch.Tensor) -> torch.Tensor:
+        """With probability ``prob``, give each clean free position a value drawn from ``values``
+        (possibly its current value)."""
+
+    def reveal(self, z: torch.Tensor, chosen: torch.Tensor, values: Law | torch.Tensor) -> torch.Tensor:
+        """Reveal the masked positions in ``chosen [n, L]`` with values drawn from ``values``."""
+        return self.move(z, chosen, values)
+
+    def choose(self, z: torch.Tensor, count: torch.Tensor, values: Law | torch.Tensor) -> torch.Tensor:
         """Reveal ``min(count[b], #masked)`` masked positions chosen uniformly without replacement,
-        each with a value drawn from ``values [n, L, V]``."""
+        each with a value drawn from ``values``."""
+        z, chosen = self.select(z, self.masked(z), count)
+        return self.reveal(z, chosen, self.align(values))
 
+    # -- uniform-process move ----------------------------------------------------------------------
     @abstractmethod
-    def jump(self, z: torch.Tensor, law: torch.Tensor) -> torch.Tensor:
-        """Uniform process: each free position takes a value drawn from ``law [n, L, V]``
-        (unnormalised; mass on the current value means staying)."""
+    def jump(self, z: torch.Tensor, law) -> torch.Tensor:
+        """Each free position takes a value drawn from ``law`` (a
+        :class:`~unmask.processes.jumps.JumpLaw`, whose mass on the current value is staying)."""
 
+    # -- bookkeeping -------------------------------------------------------------------------------
     @abstractmethod
     def uniform(self, z: torch.Tensor) -> torch.Tensor:
         """One uniform number in (0, 1) per row of ``z`` (float64 ``[n]``)."""
 
     @abstractmethod
-    def align(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` has one row per state at the start of the step; return it matched to ``z`` now."""
+    def align(self, x):
+        """``x`` (a tensor or probabilities with one row per state at the start of the step)
+        matched to the rows of the state now."""
 
     @abstractmethod
     def record(self, name: str, values: torch.Tensor) -> None:
         """Accumulate a per-row diagnostic ``values [n]`` under ``name``."""
 
     def masked(self, z: torch.Tensor) -> torch.Tensor:
-        """Bool ``[n, L]``: positions holding the mask id."""
-        return z == self.vocab_size
+        """Bool ``[n, L]``: free positions holding the mask id."""
+        return (z == self.vocab_size) & self.free
+
+    def clean(self, z: torch.Tensor) -> torch.Tensor:
+        """Bool ``[n, L]``: free positions holding a clean token."""
+        return (z != self.vocab_size) & self.free
 
 
 @dataclass(frozen=True)
@@ -88,17 +141,20 @@ class Sampler(ABC):
 
     Class attributes:
         name: the registry name.
-        process_kind: ``"masked"`` or ``"uniform"``.
+        process_type: the process class it samples.
         calls_per_step: denoiser calls one step makes (2 for the two-stage methods).
         uses_grid: True if the step goes from grid time ``t`` to ``s``; False for event-driven
-            samplers that set their own times (first-hitting, k-random) and stop when nothing is
-            masked.
+            samplers that set their own times (first-hitting, k-random).
+        exact: True if its output law equals the model's for any number of calls (first-hitting).
+        takes_steps: False if the sampler fixes its number of steps itself (``steps`` is refused).
     """
 
     name: ClassVar[str]
-    process_kind: ClassVar[str] = "masked"
+    process_type: ClassVar[type[Process]] = MaskedProcess
     calls_per_step: ClassVar[int] = 1
     uses_grid: ClassVar[bool] = True
+    exact: ClassVar[bool] = False
+    takes_steps: ClassVar[bool] = True
 
     @abstractmethod
     def step(
@@ -115,6 +171,21 @@ class Sampler(ABC):
     def resolve(self, steps: int | None, length: int) -> Sampler:
         """Hook for samplers whose configuration depends on ``steps`` (for example block sizes)."""
         return self
+
+    def active(self, ctx: StepContext, z: torch.Tensor) -> torch.Tensor:
+        """Bool ``[n]``: the rows that take the next step; sampling ends when none does."""
+        return ctx.process.has_work(ctx, z)
+
+    def max_steps(self, length: int) -> int | None:
+        """The most steps an event-driven sampler may take on ``length`` positions (a bug guard),
+        or None when the grid bounds them."""
+        return None if self.uses_grid else length
+
+    def predicted_order(self, clipped_mass: float | None, tv: float) -> tuple[str, str]:
+        """The convergence order (in NFE) the theory predicts, and why (spec §4)."""
+        if self.exact:
+            return "exact", "exact sampler: TV at the float64 floor"
+        return "1", "first order: factorisation error of simultaneous moves"
 
 
 def force_last(probability: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

@@ -1,81 +1,242 @@
-"""The step context that draws: random moves from counter-based per-row streams (float64 by default)."""
+"""The step context that draws: random moves from counter-based per-row streams (float64 by default).
+
+Every move first decides whether a position moves (a Bernoulli in the draw dtype) and only then
+which value it takes (an inverse-CDF draw from the normalised law, read only where it is needed),
+as spec §2.0 asks. The streams advance the same whatever moves, so the draws of a row depend on
+its seed, its row id, the step and the position alone.
+
+Besides the state, the context keeps for every row the log-probability of the path drawn so far
+under the sampler's kernel: each Bernoulli decision adds ``log p`` or ``log(1 - p)``, each drawn
+value ``log(mass / total)``, a uniform subset of ``k`` of ``m`` positions ``-log C(m, k)``, a
+weighted subset the log-probability of its successive draws (in the order drawn). With gradients
+enabled these carry gradients to the model's outputs and to the time grid.
+
+A step works on the rows the loop opened it on (:meth:`DrawingContext.begin_step`): finished rows
+take no draws and reach no model call.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from ..denoisers import CachedDenoiser
-from ..probabilities import as_dense
 from ..processes import Process
-from ..streams import RowStreams, choose_subset
+from ..streams import RowStreams, subset_keys, subset_ranks
 from .base import StepContext
+from .model_calls import ModelCalls
+
+
+def _probability(prob: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """A per-position probability ``[n, L]`` (float64) from ``[n, L]``, ``[n, 1]`` or a bool selection."""
+    if prob.dtype == torch.bool:
+        prob = prob.to(torch.float64)
+    return prob.to(torch.float64).expand(shape)
+
+
+def _log_decisions(eligible: torch.Tensor, go: torch.Tensor, prob: torch.Tensor) -> torch.Tensor:
+    """``sum_i [go_i log p_i + (1 - go_i) log(1 - p_i)]`` over eligible positions, ``[n]``; the
+    branch not taken never sees a 0 inside a log (no NaN gradient)."""
+    taken = torch.where(go, prob, torch.ones_like(prob)).log()
+    stayed = torch.log1p(-torch.where(go, torch.zeros_like(prob), prob))
+    return torch.where(eligible, torch.where(go, taken, stayed), 0.0).sum(-1)
+
+
+def log_binomial(m: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``log C(m, k)`` (float64) for integer tensors ``0 <= k <= m``."""
+    m, k = m.to(torch.float64), k.to(torch.float64)
+    return torch.lgamma(m + 1) - torch.lgamma(k + 1) - torch.lgamma(m - k + 1)
 
 
 class DrawingContext(StepContext):
     """Carries out sampler moves on a batch ``[B, L]``; positions outside ``free`` never change.
 
-    Every move decides first whether a position moves (a Bernoulli in the draw dtype) and only then
-    which value it takes (an inverse-CDF draw from the normalised law), as spec §2.0 asks. The value
-    is drawn only where a position moves (its rows of ``values`` are gathered first); the streams
-    advance the same either way, so the draws do not depend on which positions move.
+    Args:
+        process: the forward process.
+        vocab_size: ``V``.
+        calls: the denoiser calls of the run.
+        streams: the rows' random streams.
+        free: bool ``[B, L]``, the positions that may change.
+        lengths: LongTensor ``[B]``, the positions that exist in each row.
+        elements: LongTensor ``[B, L]``, each position's rank among its row's existing positions
+            (what names it in the streams, so that padding does not change the draws).
+        dense: compute per-position work at every position (see :mod:`unmask.pieces`).
+        keep_graph: the path log-probabilities carry gradients.
     """
 
     def __init__(
         self,
         process: Process,
         vocab_size: int,
-        model: CachedDenoiser,
+        calls: ModelCalls,
         streams: RowStreams,
         free: torch.Tensor,
+        lengths: torch.Tensor,
+        elements: torch.Tensor,
+        dense: bool,
+        keep_graph: bool = False,
     ):
         self.process = process
         self.vocab_size = vocab_size
-        self.model = model
-        self.streams = streams
-        self.free = free
+        self.calls = calls
+        self.dense = dense
+        self.keep_graph = keep_graph
+        batch = free.shape[0]
+        self._all = (streams, free, lengths, elements)
+        self.log_prob = torch.zeros(batch, dtype=torch.float64, device=free.device)
         self.diagnostics: dict[str, torch.Tensor] = {}
+        self._open(None)
+        self._full_z: torch.Tensor | None = None
+        self._full_t: torch.Tensor | None = None
 
+    # -- frames ------------------------------------------------------------------------------------
+    def _open(self, rows: torch.Tensor | None) -> None:
+        streams, free, lengths, elements = self._all
+        self._rows = rows
+        if rows is None:
+            self._streams, self._free, self._lengths, self._elements = streams, free, lengths, elements
+        else:
+            self._streams = streams.subset(rows)
+            self._free, self._lengths, self._elements = free[rows], lengths[rows], elements[rows]
+
+    @property
+    def free(self) -> torch.Tensor:
+        return self._free
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self._lengths
+
+    def begin_step(self, index, active, z, t, s):
+        """Open a step on the ``active`` rows; the one read from the device in a step: which rows
+        are active, which of them changed since their last model call, and the output checks."""
+        self._open(None)
+        codes = [active.long()]
+        if self.calls.reuse:
+            codes.append(self.calls.changed(z).long() * 2)
+        packed = torch.cat([sum(codes), self.calls.flags.reshape(1)]).tolist()
+        self.calls.check(packed[-1])
+        codes = packed[:-1]
+        rows = [b for b, code in enumerate(codes) if code & 1]
+        if not rows:
+            return None
+        need = [k for k, b in enumerate(rows) if codes[b] & 2] if self.calls.reuse else None
+        every = len(rows) == len(codes)
+        device = z.device
+        self._open(None if every else torch.tensor(rows, device=device))
+        self._streams.at_step(index)
+        self.calls.step = index
+        self._first_need = torch.tensor(need, dtype=torch.long, device=device) if need is not None else None
+        self._step_z = z if every else z[self._rows]
+        self._full_z, self._full_t = z, t
+        t_step = t if every else t[self._rows]
+        s_step = (
+            None if s is None else torch.as_tensor(s, dtype=torch.float64, device=device).expand(len(rows))
+        )
+        return self._step_z, t_step, s_step
+
+    def end_step(self, z, t):
+        full_z, full_t, rows = self._full_z, self._full_t, self._rows
+        self._step_z = None
+        self._open(None)
+        if rows is None:
+            return z, t
+        return full_z.index_copy(0, rows, z), full_t.index_copy(0, rows, t.to(full_t.dtype))
+
+    def finish_checks(self) -> None:
+        """Raise for any bad model output of the run (read once, at the end)."""
+        self.calls.check()
+
+    # -- the model ---------------------------------------------------------------------------------
     def denoise(self, z, t):
-        active = self.masked(z).any(-1) if self.process.kind == "masked" else None
-        return self.model(z, t, active)
+        need = None
+        if z is self._step_z:
+            need, self._step_z = self._first_need, None
+        return self.calls.evaluate(self._rows, z, t, need)
 
-    def move(self, z, move_prob, values):
-        go = self.masked(z) & self.free & self.streams.bernoulli(move_prob.expand(z.shape))
-        return torch.where(go, self.streams.categorical(values, where=go), z)
+    def loo(self, z, t):
+        return self.calls.leave_one_out(self._rows, z, t, self.vocab_size)
 
-    def choose(self, z, count, values):
-        chosen = choose_subset(self.streams.uniform(z.shape[-1]), self.masked(z) & self.free, count)
-        return torch.where(chosen, self.streams.categorical(values, where=chosen), z)
+    # -- moves -------------------------------------------------------------------------------------
+    def _add_log_prob(self, values: torch.Tensor) -> None:
+        if self._rows is None:
+            self.log_prob = self.log_prob + values
+        else:
+            self.log_prob = self.log_prob.index_add(0, self._rows, values.to(self.log_prob.dtype))
+
+    def _decide(self, eligible: torch.Tensor, prob: torch.Tensor) -> torch.Tensor:
+        """Bernoulli decisions at the eligible positions (the stream advances for every position)."""
+        prob = _probability(prob, eligible.shape)
+        go = eligible & self._streams.bernoulli(prob, elements=self._elements)
+        self._add_log_prob(_log_decisions(eligible, go, prob))
+        return go
+
+    def _values(self, values, go: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
+        drawn, log_q = self._streams.draw(values, go, exclude, self._elements, self.dense)
+        self._add_log_prob(log_q.sum(-1))
+        return drawn
+
+    def move(self, z, prob, values):
+        go = self._decide(self.masked(z), prob)
+        return torch.where(go, self._values(values, go), z)
+
+    def select(self, z, eligible, count, weights=None):
+        eligible = eligible & self.free
+        count = torch.as_tensor(count, device=z.device).expand(z.shape[0])
+        u = self._streams.uniform(z.shape[-1], elements=self._elements)
+        keys = subset_keys(u, None if weights is None else weights.detach())
+        ranks = subset_ranks(keys, eligible)
+        available = eligible.sum(-1)
+        size = torch.minimum(count, available)
+        chosen = eligible & (ranks < size[:, None])
+        if weights is None:
+            self._add_log_prob(-log_binomial(available, size))
+        else:
+            self._add_log_prob(_successive_log_prob(weights, eligible, ranks, size))
+        return z, chosen
+
+    def remask(self, z, prob):
+        go = self._decide(self.clean(z), prob)
+        return torch.where(go, self.vocab_size, z)
+
+    def resample(self, z, prob, values):
+        go = self._decide(self.clean(z), prob)
+        return torch.where(go, self._values(values, go), z)
 
     def jump(self, z, law):
-        law = as_dense(law)
-        go = self.free & self.streams.bernoulli(leave_probability(law, z))
-        return torch.where(go, self.streams.categorical(law, where=go, exclude=z), z)
+        eligible = self.free
+        leave, clipped = law.leave_and_clipped(eligible, self.dense)
+        if law.records_clipping:
+            self.record("clipped_mass", clipped.sum(-1))
+        go = self._decide(eligible, leave)
+        return torch.where(go, self._values(law, go, exclude=z), z)
 
+    # -- bookkeeping -------------------------------------------------------------------------------
     def uniform(self, z):
-        return self.streams.uniform().to(torch.float64)
+        return self._streams.uniform().reshape(-1).to(torch.float64)
 
     def align(self, x):
         return x
 
     def record(self, name, values):
-        self.diagnostics[name] = self.diagnostics.get(name, 0) + values.to(torch.float64)
+        full = self.diagnostics.get(name)
+        if full is None:
+            full = torch.zeros_like(self.log_prob)
+        values = values.to(torch.float64)
+        if self._rows is None:
+            self.diagnostics[name] = full + values
+        else:
+            self.diagnostics[name] = full.index_add(0, self._rows, values)
 
 
-@torch.no_grad()
-def leave_probability(law: torch.Tensor, z: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
-    """``sum_{v != z} law[v] / sum_v law[v]`` per position: float64 ``law [n, L, V]``, ``z [n, L]``.
-
-    The numerator sums the other values directly (no ``total - stay`` cancellation when the move
-    probability is tiny). Rows are taken ``chunk`` entries at a time, so that the zeroed copy stays
-    small; per-row sums do not depend on the chunking.
-    """
-    size = law.shape[-1]
-    flat, current = law.reshape(-1, size), z.reshape(-1, 1)
-    leave = torch.empty(flat.shape[0], dtype=torch.float64)
-    step = max(1, chunk // size)
-    for start in range(0, flat.shape[0], step):
-        rows = flat[start : start + step]
-        others = rows.clone().scatter_(-1, current[start : start + step], 0.0)
-        torch.div(others.sum(-1), rows.sum(-1), out=leave[start : start + step])
-    return leave.reshape(z.shape)
+def _successive_log_prob(
+    weights: torch.Tensor, eligible: torch.Tensor, ranks: torch.Tensor, size: torch.Tensor
+) -> torch.Tensor:
+    """``sum_{j < size} log(w_(j) / (W - w_(0) - ... - w_(j-1)))`` ``[n]``: the log-probability of
+    drawing the chosen positions one after another in rank order, proportional to ``weights``."""
+    weights = torch.where(eligible, weights.to(torch.float64), 0.0)
+    order = torch.argsort(ranks, dim=-1)
+    ordered = weights.gather(-1, order)
+    before = ordered.cumsum(-1) - ordered
+    left = ordered.sum(-1, keepdim=True) - before
+    taken = torch.arange(weights.shape[-1], device=weights.device) < size[:, None]
+    terms = torch.where(taken, ordered.clamp(min=1e-300).log() - left.clamp(min=1e-300).log(), 0.0)
+    return terms.sum(-1)

@@ -1,26 +1,32 @@
 """``unmask.sample``: the one driver that runs every sampler.
 
-It owns what all samplers share: argument checks, the start state, the time grid, the loop, the
-denoiser calls and their count, reuse of unchanged rows for time-agnostic denoisers, the random
-streams, the final step, progress callbacks and the result record.
+It owns what all samplers share: argument checks, the device, the start state, prompts, padding
+and conditioning, the time grid, the denoiser calls and their count, reuse of unchanged rows for
+time-agnostic denoisers, the random streams, the final step, the path log-probability, progress
+callbacks and the result record. The loop itself is :func:`unmask.samplers.loop.run_steps`,
+shared with the exact-law runner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .. import checks
-from ..denoisers import CachedDenoiser, Denoiser
+from ..denoisers import Denoiser, check_accepts, is_time_agnostic
 from ..grids import make_grid
-from ..processes import MaskedProcess, Process, UniformProcess
+from ..pieces import dense_for
+from ..processes import MaskedProcess, Process
 from ..streams import RowStreams, seed_from
 from . import registry
 from .base import Sampler
 from .drawing import DrawingContext
+from .loop import run_steps
+from .model_calls import ModelCalls, ModelOutput
 
 Callback = Callable[[int, int | None, torch.Tensor], None]
 
@@ -30,7 +36,7 @@ class SampleResult:
     """What :func:`sample` returns.
 
     Attributes:
-        tokens: LongTensor ``[B, L]`` of clean tokens (no mask id left).
+        tokens: LongTensor ``[B, L]`` of clean tokens (no mask id left at a free position).
         nfe: number of batched denoiser calls made (one batched call counts once).
         nfe_per_row: LongTensor ``[B]``, the calls each row took part in.
         steps: number of sampler steps taken.
@@ -38,6 +44,10 @@ class SampleResult:
         trajectory: LongTensor ``[steps + 1, B, L]`` of states when asked for, else None.
         diagnostics: per-sampler diagnostics averaged over rows (e.g. ``clipped_mass``).
         sampler: the resolved sampler object.
+        log_prob: float64 ``[B]``, the log-probability of each row's drawn path under the
+            sampler's kernel (every decision, value and subset drawn); with
+            ``differentiable=True`` it carries gradients to the model's outputs and the grid.
+        records: with ``record=True``, every denoiser call's outputs, in order; else None.
     """
 
     tokens: torch.Tensor
@@ -48,29 +58,32 @@ class SampleResult:
     trajectory: torch.Tensor | None
     diagnostics: dict[str, float]
     sampler: Sampler
+    log_prob: torch.Tensor
+    records: list[ModelOutput] | None = None
 
 
 def resolve_sampler(sampler: str | Sampler, process: Process, steps: int | None, length: int) -> Sampler:
     """A sampler object for ``process`` from a name or an object, configured for ``steps``."""
     if isinstance(sampler, str):
-        sampler = registry.get(sampler, process.kind)
+        sampler = registry.get(sampler, process.name)
     elif not isinstance(sampler, Sampler):
         raise TypeError(
-            f"sampler must be a name ({', '.join(registry.names(process.kind))}) or a Sampler object, "
+            f"sampler must be a name ({', '.join(registry.names(process.name))}) or a Sampler object, "
             f"got {type(sampler).__name__}"
         )
-    if sampler.process_kind != process.kind:
+    if not isinstance(process, sampler.process_type):
+        wanted = sampler.process_type
         raise ValueError(
-            f"sampler {sampler.name!r} is for the {sampler.process_kind} process, but the process is "
-            f"{process.kind}; pass a {sampler.process_kind} process or another sampler"
+            f"sampler {sampler.name!r} is for the {wanted.name} process, but the process is {process.name}; "
+            f"pass process={wanted.__name__}(...) or another sampler"
         )
     if steps is not None:
         checks.positive_int("steps", steps)
-    if not sampler.uses_grid and sampler.name == "first-hitting" and steps is not None:
-        raise ValueError(
-            f"first-hitting takes no steps (it makes one call per masked token), got steps={steps}; "
-            "pass steps=None, or use k-random for a fixed number of calls"
-        )
+        if not sampler.takes_steps:
+            raise ValueError(
+                f"{sampler.name} takes no steps (it sets its own number of calls), got steps={steps}; "
+                "pass steps=None, or use k-random for a fixed number of calls"
+            )
     return sampler.resolve(steps, length)
 
 
@@ -78,36 +91,57 @@ def check_process(process: Process | None) -> Process:
     """The default masked process, or ``process`` after a type check."""
     if process is None:
         return MaskedProcess()
-    if not isinstance(process, (MaskedProcess, UniformProcess)):
-        raise TypeError(f"process must be a MaskedProcess or a UniformProcess, got {type(process).__name__}")
+    if not isinstance(process, Process):
+        raise TypeError(
+            f"process must be a MaskedProcess or a UniformProcess, got {type(process).__name__} "
+            "(any unmask.processes.Process works)"
+        )
     return process
 
 
 def warn_prior_mismatch(process: Process, start_time: float) -> None:
-    """Warn when a masked sampler starts from all-mask at a time where ``alpha > 0``."""
-    if process.kind != "masked":
-        return
-    alpha = float(process.schedule.alpha(start_time))
-    if alpha > 0:
-        warnings.warn(
-            f"the {process.schedule.name} schedule has alpha({start_time:g}) = {alpha:.3g} > 0, but the "
-            "sampler starts from the all-mask state: that is a prior mismatch (each token should "
-            f"still be clean with probability {alpha:.3g}). Use a schedule with alpha(1) = 0 "
-            "(linear, cosine) for exact sampling, or accept this error.",
-            stacklevel=3,
-        )
+    """Warn when the process says its start state at ``start_time`` is not exact."""
+    message = process.prior_mismatch(start_time)
+    if message is not None:
+        warnings.warn(message, stacklevel=3)
+
+
+def resolve_device(prompt: torch.Tensor | None, device: torch.device | str | None) -> torch.device:
+    """The device of the run: the prompt's, or ``device`` (which must agree with it), or the CPU."""
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"device must name a torch device ('cpu', 'cuda', 'cuda:1'), got {device!r}"
+            ) from error
+    if prompt is not None and torch.is_tensor(prompt):
+        if (
+            device is not None
+            and prompt.device != device
+            and not (device.index is None and prompt.device.type == device.type)
+        ):
+            raise ValueError(
+                f"the prompt is on {prompt.device} but device={device}; move the prompt there or drop device="
+            )
+        return prompt.device
+    return device if device is not None else torch.device("cpu")
 
 
 def start_tokens(
-    prompt: torch.Tensor | None, batch_size: int | None, length: int | None, vocab_size: int
+    prompt: torch.Tensor | None,
+    batch_size: int | None,
+    length: int | None,
+    vocab_size: int,
+    device: torch.device,
 ) -> torch.Tensor:
     """The start pattern ``[B, L]``: given tokens where the prompt has them, ``V`` (free) elsewhere."""
     if prompt is None:
         if batch_size is None or length is None:
             raise ValueError("give batch_size and length, or a prompt of shape [B, L]")
-        checks.positive_int("batch_size", batch_size)
-        checks.positive_int("length", length)
-        return torch.full((batch_size, length), vocab_size, dtype=torch.long)
+        batch_size = checks.positive_int("batch_size", batch_size)
+        length = checks.positive_int("length", length)
+        return torch.full((batch_size, length), vocab_size, dtype=torch.long, device=device)
     prompt = checks.token_tensor("prompt", prompt, vocab_size=vocab_size, allow_mask=True)
     for name, value, size in (
         ("batch_size", batch_size, prompt.shape[0]),
@@ -122,6 +156,58 @@ def start_tokens(
     return prompt.clone()
 
 
+def check_attention_mask(mask, shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """The positions that exist, bool ``[B, L]`` (all of them by default)."""
+    if mask is None:
+        return torch.ones(shape, dtype=torch.bool, device=device)
+    if not torch.is_tensor(mask) or mask.dtype != torch.bool:
+        got = mask.dtype if torch.is_tensor(mask) else type(mask).__name__
+        raise TypeError(
+            f"attention_mask must be a bool tensor [B, L] (True where a position exists), got {got}"
+        )
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(
+            f"attention_mask must have shape {tuple(shape)} (the prompt's), got {tuple(mask.shape)}"
+        )
+    if mask.device != device:
+        raise ValueError(f"attention_mask is on {mask.device}, but the run is on {device}; move it there")
+    if not bool(mask.any(-1).all()):
+        row = int((~mask.any(-1)).nonzero()[0])
+        raise ValueError(f"attention_mask marks no position in row {row}; every row needs one")
+    return mask
+
+
+def check_cond(cond, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Row-aligned conditioning tensors: a mapping of names to tensors ``[B, ...]`` on ``device``."""
+    if cond is None:
+        return {}
+    if not isinstance(cond, Mapping):
+        raise TypeError(f"cond must be a mapping of names to tensors [B, ...], got {type(cond).__name__}")
+    for name, value in cond.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"cond names must be valid keyword names, got {name!r}")
+        if not torch.is_tensor(value) or value.dim() == 0 or value.shape[0] != batch:
+            shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+            raise ValueError(
+                f"cond[{name!r}] must be a tensor whose leading dimension is the batch size {batch}, "
+                f"got {shape}"
+            )
+        if value.device != device:
+            raise ValueError(
+                f"cond[{name!r}] is on {value.device}, but the run is on {device}; move it there"
+            )
+    return dict(cond)
+
+
+def position_elements(exists: torch.Tensor) -> torch.Tensor:
+    """Each position's name in the random streams ``[B, L]``: its rank among the row's existing
+    positions (padding gets ranks after them), so that a padded row draws what it would alone."""
+    length = exists.shape[-1]
+    rank = exists.long().cumsum(-1) - 1
+    padding = (~exists).long().cumsum(-1) - 1 + length
+    return torch.where(exists, rank, padding)
+
+
 def sample(
     denoiser: Denoiser,
     sampler: str | Sampler = "first-hitting",
@@ -133,89 +219,108 @@ def sample(
     process: Process | None = None,
     grid: str | torch.Tensor | Sequence[float] = "uniform",
     prompt: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+    cond: Mapping[str, torch.Tensor] | None = None,
+    device: torch.device | str | None = None,
     generator: torch.Generator | int | None = None,
     draw_dtype: torch.dtype = torch.float64,
     return_trajectory: bool = False,
     final_denoise: bool = True,
+    differentiable: bool = False,
+    record: bool = False,
     callback: Callback | None = None,
 ) -> SampleResult:
     """Draw ``batch_size`` sequences of ``length`` tokens from a denoiser with a sampler.
 
     Args:
-        denoiser: ``f(x_t [B, L], t [B]) -> logits [B, L, V]`` (see :mod:`unmask.denoisers`).
+        denoiser: ``f(x_t [B, L], t [B], **cond) -> logits [B, L, V]`` (:mod:`unmask.denoisers`).
         sampler: a registered name (``unmask.samplers.names()``) or a sampler object.
         vocab_size: ``V``, the number of clean tokens; the mask id is ``V``.
         length, batch_size: the output shape ``[B, L]`` (implied by ``prompt`` when given).
         steps: grid steps for grid samplers; blocks for ``k-random``; None for ``first-hitting``.
         process: ``MaskedProcess(schedule)`` (default, linear schedule) or ``UniformProcess``.
-        grid: ``"uniform"`` (in t), ``"uniform-alpha"``, or explicit decreasing times.
+        grid: ``"uniform"`` (in t), ``"uniform-alpha"``, or explicit decreasing times (a tensor
+            that requires grad keeps it: ``log_prob`` then has a gradient in the times).
         prompt: LongTensor ``[B, L]``; ids ``0..V-1`` are fixed and never change, ``V`` marks a
             free position (infilling patterns and prompts alike).
+        attention_mask: bool ``[B, L]``, True where a position exists; the others (padding) are
+            never changed, never count as masked, and reach the denoiser as
+            ``cond["attention_mask"]``. A padded row gives the tokens it gives alone.
+        cond: row-aligned tensors ``[B, ...]`` passed to every denoiser call as keyword arguments,
+            subset to the rows of the call.
+        device: where the run happens (default: the prompt's device, else the CPU); every tensor
+            is created there and the denoiser is called there.
         generator: a ``torch.Generator`` or an int seed; row ``b`` gets the same tokens for the
-            same seed whatever the batch size.
+            same seed whatever the batch size, the padding and the device.
         draw_dtype: dtype of the uniforms and probabilities used for draws (float64 by default;
             float32 reproduces the precision loss of spec §9.1 and is for comparisons only).
         return_trajectory: keep every intermediate state.
         final_denoise: uniform process only: finish with one draw from ``p(x_0 | z_{t_min})``.
+        differentiable: let ``log_prob`` carry gradients to the denoiser's outputs and the grid
+            (otherwise sampling builds no autograd graph).
+        record: keep every denoiser call's outputs in ``result.records``.
         callback: called as ``callback(step, total_steps_or_None, z)`` after every step.
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     process = check_process(process)
-    z = start_tokens(prompt, batch_size, length, vocab_size)
+    device = resolve_device(prompt, device)
+    z = start_tokens(prompt, batch_size, length, vocab_size, device)
     batch, length = z.shape
+    exists = check_attention_mask(attention_mask, z.shape, device)
+    cond = check_cond(cond, batch, device)
+    if attention_mask is not None:
+        if "attention_mask" in cond:
+            raise ValueError("give attention_mask once: as attention_mask= or inside cond, not both")
+        cond["attention_mask"] = exists
     sampler = resolve_sampler(sampler, process, steps, length)
-    t_end = process.t_min if process.kind == "uniform" else 0.0
-    times = make_grid(grid, steps, process.schedule, t_end) if sampler.uses_grid else None
+    times = make_grid(grid, steps, process.schedule, process.t_end, device) if sampler.uses_grid else None
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
+    check_accepts(denoiser, list(cond))
     start_time = float(times[0]) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
 
-    free = z == vocab_size
-    streams = RowStreams(seed_from(generator), torch.arange(batch), draw_dtype)
-    model = CachedDenoiser(denoiser, batch, length, vocab_size)
-    ctx = DrawingContext(process, vocab_size, model, streams, free)
-    if process.kind == "uniform":
-        uniform_law = torch.ones(1, 1, vocab_size).expand(batch, length, vocab_size)
-        z = torch.where(free, streams.categorical(uniform_law, where=free), z)
+    free = (z == vocab_size) & exists
+    elements = position_elements(exists)
+    streams = RowStreams(seed_from(generator), torch.arange(batch, device=device), draw_dtype)
+    calls = ModelCalls(
+        denoiser, batch, length, vocab_size, device, cond, reuse=is_time_agnostic(denoiser),
+        keep_graph=differentiable, record=record,
+    )  # fmt: skip
+    ctx = DrawingContext(
+        process, vocab_size, calls, streams, free, exists.sum(-1), elements, dense_for(device), differentiable
+    )
+    streams.at_step(-2)
+    z = process.start(z, free, vocab_size, streams, elements)
 
-    t = torch.full((batch,), start_time, dtype=torch.float64)
     states = [z.clone()] if return_trajectory else None
-    total = len(times) - 1 if times is not None else None
-    index = 0
-    while (index < total) if total is not None else bool(ctx.masked(z).any()):
-        s = torch.full((batch,), float(times[index + 1]), dtype=torch.float64) if times is not None else None
-        z, t = sampler.step(ctx, z, t, s, index)
-        index += 1
+
+    def on_step(index: int, total: int | None, z: torch.Tensor) -> None:
         if states is not None:
             states.append(z.clone())
         if callback is not None:
             callback(index, total, z)
-        if total is None and index > length:
-            raise RuntimeError(f"sampler {sampler.name!r} did not reveal a token in a step; this is a bug")
 
-    z = finish(ctx, z, t, final_denoise)
+    grad = contextlib.nullcontext() if differentiable else torch.no_grad()
+    with grad:
+        t = (
+            times[0].expand(batch)
+            if times is not None
+            else torch.ones(batch, dtype=torch.float64, device=device)
+        )
+        z, _, taken = run_steps(sampler, ctx, z, t, times, final_denoise, on_step)
+    ctx.finish_checks()
     if states is not None and not torch.equal(states[-1], z):
         states.append(z.clone())
     return SampleResult(
         tokens=z,
-        nfe=model.nfe,
-        nfe_per_row=model.nfe_per_row,
-        steps=index,
+        nfe=calls.nfe,
+        nfe_per_row=calls.nfe_per_row,
+        steps=taken,
         grid=times,
         trajectory=torch.stack(states) if states is not None else None,
         diagnostics={name: float(values.mean()) for name, values in ctx.diagnostics.items()},
         sampler=sampler,
+        log_prob=ctx.log_prob,
+        records=calls.records,
     )
-
-
-def finish(ctx, z: torch.Tensor, t: torch.Tensor, final_denoise: bool) -> torch.Tensor:
-    """The final denoising step (spec §9.2): reveal what a grid ending above 0 left masked, or, for
-    the uniform process, draw every free position from ``p(x_0 | z_{t_min})``."""
-    if ctx.process.kind == "masked":
-        if bool(ctx.masked(z).any()):
-            z = ctx.move(z, torch.ones(z.shape[0], 1, dtype=torch.float64), ctx.denoise(z, t))
-        return z
-    if final_denoise:
-        z = ctx.jump(z, ctx.denoise(z, t).dense())
-    return z

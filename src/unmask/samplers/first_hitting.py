@@ -23,6 +23,8 @@ class FirstHitting(Sampler):
 
     name: ClassVar[str] = "first-hitting"
     uses_grid: ClassVar[bool] = False
+    exact: ClassVar[bool] = True
+    takes_steps: ClassVar[bool] = False
 
     def step(self, ctx: StepContext, z, t, s, index):
         schedule = ctx.process.schedule

@@ -4,7 +4,8 @@ Step ``j`` reveals ``k_j`` masked positions chosen uniformly at random, each dra
 from the model's conditional given the revealed tokens. With ``k_j = 1`` it is exact. Sizes come
 from ``k`` (the same every step), from ``sizes`` (any schedule), or from ``steps`` (``L`` split as
 evenly as possible, larger blocks first). The denoiser is called at the time whose masked fraction
-equals the row's current masked fraction, ``t = m^{-1}(n / L)``.
+equals the row's current masked fraction, ``t = m^{-1}(n / L)`` (``L`` the positions that exist
+in the row, prompt included, padding excluded).
 """
 
 from __future__ import annotations
@@ -72,12 +73,15 @@ class KRandom(Sampler):
             return self.k or 1
         return self.sizes[index] if index < len(self.sizes) - 1 else length
 
+    def predicted_order(self, clipped_mass, tv):
+        return "1", "first order in steps/L; exact (one token per call) once steps reach L"
+
     def step(self, ctx: StepContext, z, t, s, index):
-        length = z.shape[-1]
         schedule = ctx.process.schedule
         remaining = ctx.masked(z).sum(-1)
-        count = torch.full_like(remaining, self.block_size(index, length)).minimum(remaining)
-        t_now = schedule.time_of_masked_fraction(remaining.double() / length)
+        lengths = ctx.lengths.to(torch.float64)
+        count = torch.full_like(remaining, self.block_size(index, z.shape[-1])).minimum(remaining)
+        t_now = schedule.time_of_masked_fraction(remaining / lengths)
         probs = ctx.denoise(z, t_now)
         z_next = ctx.choose(z, count, probs)
-        return z_next, schedule.time_of_masked_fraction((remaining - count).double() / length)
+        return z_next, schedule.time_of_masked_fraction((remaining - count) / lengths)

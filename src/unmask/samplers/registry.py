@@ -1,8 +1,8 @@
 """Names of samplers, for text input (command line, configuration files).
 
-Library users pass sampler objects; this plain mapping turns a name and keyword hyperparameters
-into one. A name can exist for both processes (``"euler"`` masked and uniform); the process
-kind picks the class.
+Library users pass sampler objects; this plain mapping, written once here and never changed at run
+time, turns a name and keyword hyperparameters into one. A name can exist for several processes
+(``"euler"`` masked and uniform); the process' name picks the table.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..processes import MaskedProcess, UniformProcess
 from . import uniform
 from .ancestral import Euler, TauLeaping, Tweedie
 from .base import Sampler
@@ -18,29 +19,24 @@ from .k_random import KRandom
 from .trapezoidal import RK2, Trapezoidal
 
 SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
-    "masked": {
+    MaskedProcess.name: {
         cls.name: cls for cls in (Euler, TauLeaping, Tweedie, FirstHitting, KRandom, Trapezoidal, RK2)
     },
-    "uniform": {
+    UniformProcess.name: {
         cls.name: cls for cls in (uniform.Euler, uniform.TauLeaping, uniform.Tweedie, uniform.Trapezoidal)
     },
 }
 
 
-def register(cls: type[Sampler]) -> type[Sampler]:
-    """Add a sampler class under ``(cls.process_kind, cls.name)``; usable as a class decorator."""
-    SAMPLERS.setdefault(cls.process_kind, {})[cls.name] = cls
-    return cls
-
-
 def names(process: str | None = None) -> list[str]:
-    """Registered sampler names for ``process`` (``"masked"`` or ``"uniform"``), or all of them."""
-    kinds = [process] if process is not None else list(SAMPLERS)
-    return sorted({name for kind in kinds for name in SAMPLERS.get(kind, {})})
+    """Registered sampler names for the process named ``process`` (``"masked"``, ``"uniform"``),
+    or for every process."""
+    tables = [SAMPLERS.get(process, {})] if process is not None else list(SAMPLERS.values())
+    return sorted({name for table in tables for name in table})
 
 
-def get(name: str, process: str = "masked", **hyperparameters: Any) -> Sampler:
-    """Build the sampler ``name`` for ``process`` with keyword ``hyperparameters``.
+def get(name: str, process: str = MaskedProcess.name, **hyperparameters: Any) -> Sampler:
+    """Build the sampler ``name`` for the process named ``process`` with keyword ``hyperparameters``.
 
     Raises ``ValueError`` listing the known names when ``name`` is unknown, and ``TypeError`` naming
     the accepted hyperparameters when one is not.

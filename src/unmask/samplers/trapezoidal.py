@@ -23,7 +23,11 @@ from typing import ClassVar
 import torch
 
 from .. import checks
+from ..laws import ClippedCombination, per_position
 from .base import Sampler, StepContext, force_last
+
+#: The trapezoid's order falls back to 1 when its clipped mass exceeds this fraction of its TV.
+CLIP_TO_TV = 0.5
 
 
 def extrapolation_weights(theta: float) -> tuple[float, float]:
@@ -35,56 +39,19 @@ def extrapolation_weights(theta: float) -> tuple[float, float]:
 
 def _stage_one(ctx: StepContext, theta: float, z, t, s):
     """First stage: rates at ``t`` for ``theta Delta``. Returns ``(probs, y*, rho)``."""
-    probs = ctx.denoise(z, t).dense()
+    probs = ctx.denoise(z, t)
     delta = t - s
     reveal = -torch.expm1(-ctx.process.hazard(t) * theta * delta)
     return probs, ctx.move(z, reveal[:, None], probs), t - theta * delta
 
 
-def _reveal_with_rates(ctx: StepContext, z, values, total, duration, s):
-    """Reveal masked positions of ``z`` with total rate ``total [n, L]`` over ``duration`` (forced
-    when ``s = 0``), values drawn from ``values [n, L, V]``."""
+def _second_stage(ctx: StepContext, z, law: ClippedCombination, duration, s):
+    """Reveal the masked positions of ``z`` with the total rate of ``law`` over ``duration [n]``
+    (forced when ``s = 0``), values drawn from ``law``; records the clipped mass times the duration."""
+    total, clipped = law.totals_and_clipped(ctx.masked(z))
+    ctx.record("clipped_mass", clipped.sum(-1) * duration)
     reveal = force_last(-torch.expm1(-total * duration[:, None]), s)
-    return ctx.move(z, reveal, values)
-
-
-# Positions are processed a block of rows of the flattened ``[n * L, V]`` tensors at a time: the
-# temporaries of a block stay in cache and only the output is a fresh ``[n, L, V]`` tensor.
-_BLOCK_VALUES = 1 << 16
-
-
-def _clipped_rates(raw_and_active, fallback, rows, columns):
-    """Rates ``r = 1[active] raw_+`` per position, computed a block of positions at a time.
-
-    ``raw_and_active(*row_blocks, *column_blocks) -> (raw [m, V], active [m, V] or [m, 1])`` gives
-    the extrapolated intensities of ``m`` positions; ``rows`` are ``[n, L, V]`` tensors and
-    ``columns`` ``[n, L]`` ones, both read per position. Returns ``(values, total, clipped)``:
-    ``values [n, L, V]`` is ``r`` where ``total = sum_v r > 0`` and ``fallback [n, L, V]`` elsewhere,
-    ``total [n, L]`` and ``clipped [n, L] = sum_v 1[active] (-raw)_+``.
-    """
-    shape = fallback.shape
-    size = shape[-1]
-    rows = [x.reshape(-1, size) for x in (*rows, fallback)]
-    columns = [c.reshape(-1, 1) for c in columns]
-    values = torch.empty(rows[0].shape, dtype=torch.float64)
-    total = torch.empty(len(values), 1, dtype=torch.float64)
-    clipped = torch.empty(len(values), dtype=torch.float64)
-    step = max(1, _BLOCK_VALUES // max(size, 1))
-    for start in range(0, len(values), step):
-        part = slice(start, start + step)
-        *inputs, backup = (x[part] for x in rows)
-        raw, active = raw_and_active(*inputs, *(c[part] for c in columns))
-        rates = torch.where(active, raw.clamp(min=0), 0.0)
-        clipped[part] = torch.where(active, (-raw).clamp(min=0), 0.0).sum(-1)
-        # Slice assignment rather than out=: the rates may carry gradients from the model.
-        total[part] = rates.sum(-1, keepdim=True)
-        values[part] = torch.where(total[part] > 0, rates, backup)
-    return values.reshape(shape), total.reshape(shape[:-1]), clipped.reshape(shape[:-1])
-
-
-def _per_position(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Per-row values ``x [n]`` repeated over the positions of ``like [n, L]``."""
-    return x.reshape(-1, 1).expand(like.shape)
+    return ctx.move(z, reveal, law)
 
 
 @dataclass(frozen=True)
@@ -98,28 +65,30 @@ class Trapezoidal(Sampler):
     def __post_init__(self) -> None:
         checks.probability("theta", self.theta, open_low=True, open_high=True)
 
+    def predicted_order(self, clipped_mass, tv):
+        if clipped_mass is not None and clipped_mass > CLIP_TO_TV * tv:
+            return "1", f"clipping active: clipped mass {clipped_mass:.2g} against TV {tv:.2g}"
+        return "2", "weak second order: clipped mass small against the TV"
+
     def step(self, ctx: StepContext, z, t, s, index):
         theta = self.theta
         a1, a2 = extrapolation_weights(theta)
         s_start = s
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
         t, s, rho, probs = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs)
-        probs_star = ctx.denoise(y_star, rho).dense()
+        probs_star = ctx.denoise(y_star, rho)
         weight_rho = a1 * ctx.process.hazard(rho)
         weight_t = a2 * ctx.process.hazard(t)
+        length = y_star.shape[-1]
 
-        def raw_and_active(probs_star, probs, masked, weight_rho, weight_t):
-            return weight_rho * probs_star - weight_t * probs, masked
+        def combine(rows, index):
+            star, now = rows
+            return (
+                per_position(weight_rho, index, length) * star - per_position(weight_t, index, length) * now
+            )
 
-        values, total, clipped = _clipped_rates(
-            raw_and_active,
-            probs_star,
-            (probs_star, probs),
-            (ctx.masked(y_star), _per_position(weight_rho, y_star), _per_position(weight_t, y_star)),
-        )
-        duration = (1 - theta) * (t - s)
-        ctx.record("clipped_mass", clipped.sum(-1) * duration)
-        return _reveal_with_rates(ctx, y_star, values, total, duration, s), s_start
+        law = ClippedCombination((probs_star, probs), combine, fallback=0)
+        return _second_stage(ctx, y_star, law, (1 - theta) * (t - s), s), s_start
 
 
 @dataclass(frozen=True)
@@ -137,28 +106,19 @@ class RK2(Sampler):
         theta = self.theta
         s_start = s
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
-        t, s, rho, probs, y = (
-            ctx.align(t),
-            ctx.align(s),
-            ctx.align(rho),
-            ctx.align(probs),
-            ctx.align(z),
-        )
-        probs_star = ctx.denoise(y_star, rho).dense()
+        t, s, rho, probs, y = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs), ctx.align(z)
+        probs_star = ctx.denoise(y_star, rho)
         hazard_t, hazard_rho = ctx.process.hazard(t), ctx.process.hazard(rho)
+        masked_star = ctx.masked(y_star)
+        length = y.shape[-1]
 
-        def raw_and_active(probs, probs_star, masked_star, masked, hazard_t, hazard_rho):
-            rate_t = hazard_t * probs
-            rate_rho = hazard_rho * torch.where(masked_star, probs_star, 0.0)
+        def combine(rows, index):
+            now, star = rows
+            rate_t = per_position(hazard_t, index, length) * now
+            star_masked = per_position(masked_star, index, length)
+            rate_rho = per_position(hazard_rho, index, length) * torch.where(star_masked, star, 0.0)
             raw = (1 - 1 / (2 * theta)) * rate_t + rate_rho / (2 * theta)
-            return raw, masked & (rate_t > 0)
+            return torch.where(rate_t > 0, raw, 0.0)
 
-        values, total, clipped = _clipped_rates(
-            raw_and_active,
-            probs,
-            (probs, probs_star),
-            (ctx.masked(y_star), ctx.masked(y), _per_position(hazard_t, y), _per_position(hazard_rho, y)),
-        )
-        duration = t - s
-        ctx.record("clipped_mass", clipped.sum(-1) * duration)
-        return _reveal_with_rates(ctx, y, values, total, duration, s), s_start
+        law = ClippedCombination((probs, probs_star), combine, fallback=0)
+        return _second_stage(ctx, y, law, t - s, s), s_start

@@ -20,7 +20,7 @@ def test_names_and_classes() -> None:
     classes |= {"tweedie": uniform.Tweedie, "trapezoidal": uniform.Trapezoidal}
     for name, cls in classes.items():
         sampler = get(name, "uniform")
-        assert type(sampler) is cls and sampler.process_kind == "uniform" and sampler.name == name
+        assert type(sampler) is cls and sampler.process_type.name == "uniform" and sampler.name == name
     assert get("trapezoidal", "uniform", theta=0.3).theta == 0.3
     assert uniform.Trapezoidal.calls_per_step == 2
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ...processes import UniformProcess
 from ..base import Sampler, StepContext
 
 
@@ -22,15 +23,7 @@ class Euler(Sampler):
     """Uniform Euler: one jump law per position from the rates at the left end point."""
 
     name: ClassVar[str] = "euler"
-    process_kind: ClassVar[str] = "uniform"
+    process_type: ClassVar[type] = UniformProcess
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t).dense()
-        moves = ctx.process.reverse_rates(probs, z, t).mul_((t - s)[:, None, None])  # [n, L, S]
-        stay = 1 - moves.sum(-1)  # the diagonal of the rates is 0
-        ctx.record("clipped_mass", (-stay).clamp(min=0).sum(-1))
-        law = moves.scatter_(-1, z.unsqueeze(-1), stay.clamp(min=0).unsqueeze(-1))
-        total = law.sum(-1, keepdim=True)
-        # In place unless the model's gradients flow through (autograd needs law to divide it).
-        law = law / total if law.requires_grad else law.div_(total)
-        return ctx.jump(z, law), s
+        return ctx.jump(z, ctx.process.euler_jump(ctx.denoise(z, t), z, t, s)), s

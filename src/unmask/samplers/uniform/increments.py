@@ -7,7 +7,8 @@ is the DFT formula (``w = exp(2 pi i / S)``)::
 
     P(increment = m) = (1/S) sum_j w^(-j m) exp( sum_k mu_k h (w^(j k) - 1) )
 
-Drawing a value from that law is the same as drawing the counts and adding them mod ``S``.
+Drawing a value from that law is the same as drawing the counts and adding them mod ``S``. The
+functions work on rows ``[m, S]`` of positions (one row per position).
 """
 
 from __future__ import annotations
@@ -15,34 +16,24 @@ from __future__ import annotations
 import torch
 
 
-def by_increment(values: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Re-index ``values [n, L, S]`` (indexed by target value ``v``) by increment ``k``:
-    ``out[b, i, k] = values[b, i, (z[b, i] + k) mod S]``; entry ``k = 0`` is the current value."""
-    return _rotate(values, z)
+def _column(current: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    return current.unsqueeze(-1) if current.dim() == values.dim() - 1 else current
 
 
-def by_value(increments: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`by_increment`: ``out[b, i, v] = increments[b, i, (v - z[b, i]) mod S]``."""
-    return _rotate(increments, -z)
-
-
-_BLOCK_VALUES = 1 << 16
-
-
-def _rotate(values: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """``out[..., k] = values[..., (shift + k) mod S]``, gathered a block of positions at a time
-    (the index of a block stays small instead of an int64 ``[n, L, S]`` one)."""
+def by_increment(values: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """Re-index rows ``values [..., S]`` (indexed by value ``v``) by increment ``k``:
+    ``out[..., k] = values[..., (current + k) mod S]`` for ``current [...]`` (or ``[..., 1]``);
+    entry ``k = 0`` is the current value."""
     size = values.shape[-1]
-    arange = torch.arange(size)
-    if values.requires_grad and torch.is_grad_enabled():
-        return torch.gather(values, -1, (shift.reshape(*values.shape[:-1], 1) + arange) % size)
-    flat, offset = values.reshape(-1, size), shift.reshape(-1, 1)
-    out = torch.empty_like(flat)
-    step = max(1, _BLOCK_VALUES // max(size, 1))
-    for start in range(0, len(flat), step):
-        part = slice(start, start + step)
-        torch.gather(flat[part], -1, (offset[part] + arange) % size, out=out[part])
-    return out.reshape(values.shape)
+    return values.gather(-1, (_column(current, values) + torch.arange(size, device=values.device)) % size)
+
+
+def by_value(increments: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`by_increment`: ``out[..., v] = increments[..., (v - current) mod S]``."""
+    size = increments.shape[-1]
+    return increments.gather(
+        -1, (torch.arange(size, device=increments.device) - _column(current, increments)) % size
+    )
 
 
 def increment_law(mean: torch.Tensor) -> torch.Tensor:
@@ -62,21 +53,11 @@ def increment_law(mean: torch.Tensor) -> torch.Tensor:
     return law / law.sum(-1, keepdim=True)
 
 
-def poisson_value_law(rates: torch.Tensor, z: torch.Tensor, duration: torch.Tensor) -> torch.Tensor:
-    """Per-position law ``[n, L, S]`` of the value after Poisson increments over ``duration [n]``.
+def poisson_value_law(rates: torch.Tensor, current: torch.Tensor, duration: torch.Tensor) -> torch.Tensor:
+    """Law ``[m, S]`` of the value after Poisson increments over ``duration [m, 1]``.
 
-    ``rates [n, L, S]`` are increment intensities indexed by ``k`` (entry 0 ignored); the result is
-    indexed by value ``v = (z_i + m) mod S`` and includes the stay mass (``m = 0``). Positions are
-    taken a block at a time (the complex temporaries of the DFT stay small).
+    ``rates [m, S]`` are increment intensities indexed by ``k`` (entry 0 ignored) at current values
+    ``current [m, 1]``; the result is indexed by value ``v = (current + m) mod S`` and includes the
+    stay mass (``m = 0``).
     """
-    size = rates.shape[-1]
-    flat, current = rates.reshape(-1, size), z.reshape(-1, 1)
-    scale = duration.reshape(-1, 1).expand(z.shape).reshape(-1, 1)
-    if rates.requires_grad and torch.is_grad_enabled():
-        return by_value(increment_law(flat * scale), current).reshape(rates.shape)
-    out = torch.empty(flat.shape, dtype=torch.float64)
-    step = max(1, _BLOCK_VALUES // max(size, 1))
-    for start in range(0, len(flat), step):
-        part = slice(start, start + step)
-        out[part] = by_value(increment_law(flat[part] * scale[part]), current[part])
-    return out.reshape(rates.shape)
+    return by_value(increment_law(rates * duration), current)

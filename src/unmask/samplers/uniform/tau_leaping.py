@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ...laws import per_position
+from ...processes import UniformProcess
+from ...processes.jumps import JumpLaw
 from ..base import Sampler, StepContext
-from .increments import by_increment, poisson_value_law
+from .increments import poisson_value_law
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,13 @@ class TauLeaping(Sampler):
     """Uniform tau-leaping: Poisson increments mod ``S`` with the rates frozen at ``t``."""
 
     name: ClassVar[str] = "tau-leaping"
-    process_kind: ClassVar[str] = "uniform"
+    process_type: ClassVar[type] = UniformProcess
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t).dense()
-        rates = by_increment(ctx.process.reverse_rates(probs, z, t), z)
-        return ctx.jump(z, poisson_value_law(rates, z, t - s)), s
+        process, length, delta = ctx.process, z.shape[-1], t - s
+
+        def compute(rows, current, index):
+            rates = process.increment_rates(rows[0], current, per_position(t, index, length))
+            return poisson_value_law(rates, current, per_position(delta, index, length)), None
+
+        return ctx.jump(z, JumpLaw((ctx.denoise(z, t),), z, compute)), s

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ... import checks
+from ...laws import per_position
+from ...processes import UniformProcess
+from ...processes.jumps import JumpLaw
 from ..base import Sampler, StepContext
-from ..trapezoidal import extrapolation_weights
-from .increments import by_increment, poisson_value_law
+from ..trapezoidal import CLIP_TO_TV, extrapolation_weights
+from .increments import poisson_value_law
 
 
 @dataclass(frozen=True)
@@ -30,27 +33,46 @@ class Trapezoidal(Sampler):
 
     theta: float = 0.5
     name: ClassVar[str] = "trapezoidal"
-    process_kind: ClassVar[str] = "uniform"
+    process_type: ClassVar[type] = UniformProcess
     calls_per_step: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
         checks.probability("theta", self.theta, open_low=True, open_high=True)
 
+    def predicted_order(self, clipped_mass, tv):
+        if clipped_mass is not None and clipped_mass > CLIP_TO_TV * tv:
+            return "1", f"clipping active: clipped mass {clipped_mass:.2g} against TV {tv:.2g}"
+        return "2", "weak second order: clipped mass small against the TV"
+
     def step(self, ctx: StepContext, z, t, s, index):
         theta = self.theta
         a1, a2 = extrapolation_weights(theta)
+        process, length = ctx.process, z.shape[-1]
         s_start = s
-        process = ctx.process
+        first_duration = theta * (t - s)
 
-        rates_t = by_increment(process.reverse_rates(ctx.denoise(z, t).dense(), z, t), z)
-        y_star = ctx.jump(z, poisson_value_law(rates_t, z, theta * (t - s)))
-        t, s, rates_t = ctx.align(t), ctx.align(s), ctx.align(rates_t)
+        def stage_one(rows, current, index):
+            rates = process.increment_rates(rows[0], current, per_position(t, index, length))
+            return poisson_value_law(rates, current, per_position(first_duration, index, length)), None
 
+        probs = ctx.denoise(z, t)
+        y_star = ctx.jump(z, JumpLaw((probs,), z, stage_one))
+        t, s, probs, y = ctx.align(t), ctx.align(s), ctx.align(probs), ctx.align(z)
         rho = t - theta * (t - s)
-        probs_star = ctx.denoise(y_star, rho).dense()
-        rates_rho = by_increment(process.reverse_rates(probs_star, y_star, rho), y_star)
-        raw = a1 * rates_rho - a2 * rates_t
         duration = (1 - theta) * (t - s)
-        ctx.record("clipped_mass", (-raw).clamp(min=0).sum((-1, -2)) * duration)
-        law = poisson_value_law(raw.clamp(min=0), y_star, duration)
+        probs_star = ctx.denoise(y_star, rho)
+        flat_y = y.reshape(-1)
+
+        def stage_two(rows, current, index):
+            star, now = rows
+            rates_rho = process.increment_rates(star, current, per_position(rho, index, length))
+            rates_t = process.increment_rates(
+                now, flat_y[index].long().unsqueeze(-1), per_position(t, index, length)
+            )
+            raw = a1 * rates_rho - a2 * rates_t
+            hold = per_position(duration, index, length)
+            clipped = (-raw[:, 1:]).clamp(min=0).sum(-1) * hold.squeeze(-1)
+            return poisson_value_law(raw.clamp(min=0), current, hold), clipped
+
+        law = JumpLaw((probs_star, probs), y_star, stage_two, records_clipping=True)
         return ctx.jump(y_star, law), s_start

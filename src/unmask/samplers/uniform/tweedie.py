@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ...processes import UniformProcess
 from ..base import Sampler, StepContext
 
 
@@ -19,8 +20,7 @@ class Tweedie(Sampler):
     """Uniform Tweedie: the exact per-position reverse marginal, positions drawn independently."""
 
     name: ClassVar[str] = "tweedie"
-    process_kind: ClassVar[str] = "uniform"
+    process_type: ClassVar[type] = UniformProcess
 
     def step(self, ctx: StepContext, z, t, s, index):
-        probs = ctx.denoise(z, t).dense()
-        return ctx.jump(z, ctx.process.tweedie_law(probs, z, t, s)), s
+        return ctx.jump(z, ctx.process.tweedie_jump(ctx.denoise(z, t), z, t, s)), s

@@ -1,0 +1,78 @@
+"""The law of a position's next value in a uniform-process step, staying put included.
+
+A uniform-process sampler turns the model's posterior marginals into, per position, a law over the
+``V`` values of the next state (mass on the current value is the probability of staying). The
+step context draws from it in two stages (spec §2.0): first whether the position leaves its value,
+with probability ``sum_{v != z_i} law(v) / sum_v law(v)`` summed over the other values (no
+``1 - stay`` cancellation), then which new value, from the law with the current value removed.
+:class:`JumpLaw` computes those rows from the rows of the model's probabilities a few positions at
+a time; nothing ``[n, L, V]`` is held in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from ..laws import Law, value_sum
+from ..pieces import at_positions
+
+#: ``compute(rows, current, index) -> (law [m, V], clipped [m] or None)`` from the float64 rows
+#: ``[m, V]`` of each part, the current values ``current [m, 1]`` and the flat positions ``index``.
+JumpCompute = Callable[
+    [Sequence[torch.Tensor], torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]
+]
+
+
+class JumpLaw(Law):
+    """Per-position law ``[n, L, V]`` of the next value, computed from the rows of ``parts``.
+
+    Args:
+        parts: laws ``[n, L, V]`` whose float64 rows ``compute`` reads (model probabilities).
+        z: the current values ``[n, L]``.
+        compute: see :data:`JumpCompute`; ``clipped`` is the intensity mass a step lost to
+            clipping at that position (None for none).
+        records_clipping: the step context records the clipped mass (summed over positions) as the
+            diagnostic ``clipped_mass``.
+    """
+
+    def __init__(
+        self, parts: Sequence[Law], z: torch.Tensor, compute: JumpCompute, records_clipping: bool = False
+    ) -> None:
+        self.parts = tuple(parts)
+        self.z = z
+        self.compute = compute
+        self.records_clipping = records_clipping
+
+    @property
+    def shape(self):
+        return self.parts[0].shape
+
+    @property
+    def device(self):
+        return self.z.device
+
+    def _evaluate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        current = self.z.reshape(-1)[index].long().unsqueeze(-1)
+        return self.compute([part.rows(index) for part in self.parts], current, index)
+
+    def rows(self, index):
+        return self._evaluate(index)[0]
+
+    def take(self, index):
+        raise TypeError("a jump law is built from aligned parts; align the parts, not the law")
+
+    def leave_and_clipped(self, where: torch.Tensor, dense: bool | None = None):
+        """``(leave, clipped)``, float64 ``[n, L]``: the probability that a position leaves its value,
+        ``sum_{v != z_i} law(v) / sum_v law(v)``, and the clipped intensity mass (0 outside ``where``)."""
+
+        def run(index):
+            law, clipped = self._evaluate(index)
+            current = self.z.reshape(-1)[index].long().unsqueeze(-1)
+            others = value_sum(law.scatter(-1, current, 0.0))
+            leave = others / value_sum(law)
+            return leave, clipped if clipped is not None else torch.zeros_like(leave)
+
+        zero = (0.0, torch.float64)
+        return at_positions(where, run, self.shape[-1], (zero, zero), dense)
