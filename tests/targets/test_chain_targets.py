@@ -129,6 +129,30 @@ def test_denoisers_follow_the_contract(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_masked_denoiser_loo_is_log_leave_one_out(name: str) -> None:
+    """``denoiser().loo(z, t)`` equals ``log leave_one_out(z)`` exactly (float64 ``[B, L, V]``,
+    valid under ``check_logits``, uint8 states and a number ``t`` accepted) for the target and for
+    its brute-force ``Table``; at masked positions it equals the ordinary logits ``f(z, t)``
+    (1e-12); the denoiser stays time-agnostic."""
+    target = TARGETS[name]()
+    z = partial_states(target, rows=30, seed=16)
+    t = torch.full((z.shape[0],), 0.5, dtype=torch.float64)
+    masked = z == target.vocab_size
+    for exact in (target, Table(target.probs())):
+        f = exact.denoiser()
+        assert f.time_agnostic is True
+        loo = f.loo(z, t)
+        check_logits(loo, z.shape[0], target.length, target.vocab_size)
+        assert loo.dtype == torch.float64
+        assert torch.equal(loo, exact.leave_one_out(z).log())
+        assert torch.equal(f.loo(z.to(torch.uint8), 0.5), loo)
+        ordinary = f(z, t)
+        assert torch.equal(torch.isneginf(loo[masked]), torch.isneginf(ordinary[masked]))
+        finite = torch.isfinite(ordinary[masked])
+        assert torch.allclose(loo[masked][finite], ordinary[masked][finite], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_long_sequences_stay_finite(name: str) -> None:
     """With ``L = 200`` (far beyond any table) log-probabilities of samples are finite and the
     conditionals of a half-masked sample are laws: the scaled recursions neither under- nor

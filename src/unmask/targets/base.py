@@ -3,6 +3,14 @@
 A target is a law ``pi`` on ``{0..V-1}^L`` whose conditionals can be computed exactly (spec §5).
 Clean tokens are ``0..V-1``; the mask id is ``V``. All probability maths is float64.
 
+Devices
+-------
+A target's tables live on ``target.device``: the device of the tensors it was built from (the CPU
+for the built-in factories). Every tensor a method creates names its device, so nothing depends on
+torch's default device. Methods that take tokens or times accept them on any device, compute on
+``target.device`` and return their result on the device of the tokens; ``probs``,
+``uniform_marginal`` and ``sample`` return tensors on ``target.device``.
+
 Impossible contexts
 -------------------
 An approximate sampler can reach a partial state ``z`` whose revealed tokens have probability 0
@@ -53,17 +61,22 @@ def check_table_size(vocab_size: int, length: int, what: str = "probs()") -> int
     return entries
 
 
-def as_distribution(name: str, value: Any, shape: tuple[int | None, ...]) -> torch.Tensor:
+def as_distribution(
+    name: str, value: Any, shape: tuple[int | None, ...], device: torch.device | None = None
+) -> torch.Tensor:
     """Return ``value`` as a float64 tensor whose last axis holds probability vectors.
 
     ``shape`` gives the expected shape (``None`` for a free size). Entries must be finite and
     non-negative and every vector along the last axis must sum to 1 within ``SUM_TOLERANCE``;
-    the result is renormalised so that the sums are 1 to rounding.
+    the result is renormalised so that the sums are 1 to rounding. It lives on ``device``, by
+    default the device of ``value`` when it is a tensor and the CPU otherwise.
     """
     if isinstance(value, (bool, int, float, str)) or value is None:
         raise TypeError(f"{name} must be a tensor of probabilities, got {type(value).__name__}")
+    if device is None:
+        device = value.device if torch.is_tensor(value) else torch.device("cpu")
     try:
-        tensor = torch.as_tensor(value, dtype=torch.float64).clone()
+        tensor = torch.as_tensor(value, dtype=torch.float64, device=device).clone()
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(f"{name} must be a tensor of probabilities, got {type(value).__name__}") from error
     expected = "[" + ", ".join("n" if s is None else str(s) for s in shape) + "]"
@@ -99,34 +112,37 @@ def categorical(
     """Draws by inverse CDF in float64: one per row of ``probs [n, K]``, or ``n`` from one law ``[K]``.
 
     ``u ~ U[0, 1)``; the draw is the number of CDF entries ``<= u * total``, so a category of
-    probability 0 is never drawn. Returns LongTensor ``[n]``.
+    probability 0 is never drawn. The uniforms come from ``generator`` on its own device (the draws
+    of a given generator are then the same whatever the device of ``probs``). Returns LongTensor
+    ``[n]`` on the device of ``probs``.
     """
     single = probs.dim() == 1
     cdf = probs.cumsum(-1)
     count = probs.shape[0] if n is None else n
-    u = torch.rand(count, generator=generator, dtype=torch.float64)
+    device = probs.device if generator is None else generator.device
+    u = torch.rand(count, generator=generator, dtype=torch.float64, device=device).to(probs.device)
     if single:
         index = torch.searchsorted(cdf, u * cdf[-1], right=True)
     else:
         index = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
     # Rounding can put u * total on the total itself; fall back to the last positive category.
-    positions = torch.arange(probs.shape[-1]).expand_as(probs)
+    positions = torch.arange(probs.shape[-1], device=probs.device).expand_as(probs)
     last_positive = positions.masked_fill(probs <= 0, -1).max(-1).values
     return torch.minimum(index, last_positive)
 
 
-def batch_times(name: str, t: Any, batch: int) -> torch.Tensor:
-    """Return forward times as float64 ``[batch]``.
+def batch_times(name: str, t: Any, batch: int, device: torch.device) -> torch.Tensor:
+    """Return forward times as float64 ``[batch]`` on ``device``.
 
-    ``t`` may be a number, a one-element tensor (broadcast to every row) or a tensor ``[batch]``;
-    every value must lie in ``[0, 1]``.
+    ``t`` may be a number, a one-element tensor (broadcast to every row) or a tensor ``[batch]``
+    on any device; every value must lie in ``[0, 1]``.
     """
     if isinstance(t, (int, float)) and not isinstance(t, bool):
-        t = torch.tensor(float(t), dtype=torch.float64)
+        t = torch.tensor(float(t), dtype=torch.float64, device=device)
     if not torch.is_tensor(t):
         raise TypeError(f"{name} must be a float tensor [B] of times in [0, 1], got {type(t).__name__}")
     checks.times_in_unit_interval(name, t)
-    t = t.to(torch.float64)
+    t = t.to(device=device, dtype=torch.float64)
     if t.numel() == 1:
         return t.reshape(1).expand(batch)
     if tuple(t.shape) != (batch,):
@@ -142,6 +158,7 @@ class Target(ABC):
     Attributes:
         vocab_size: ``V``, the number of clean tokens (the mask id is ``V``).
         length: ``L``, the number of positions.
+        device: where the target's tables live and its computations run (module docstring).
         impossible_contexts: how many ``(row, position)`` entries fell under the impossible-context
             convention (uniform ``1/V``; see the module docstring) since creation or the last reset.
 
@@ -150,9 +167,10 @@ class Target(ABC):
     arguments, normalise the weights and apply the convention.
     """
 
-    def __init__(self, vocab_size: int, length: int) -> None:
+    def __init__(self, vocab_size: int, length: int, device: torch.device | str = "cpu") -> None:
         self.vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.length = checks.positive_int("length", length)
+        self.device = torch.device(device)
         self.impossible_contexts = 0
 
     def __repr__(self) -> str:
@@ -165,11 +183,15 @@ class Target(ABC):
 
         Returns float64 ``[B]``; ``-inf`` outside the support.
         """
-        x = self._check_tokens("x", x, allow_mask=False)
-        return self._log_prob(x)
+        x, device = self._tokens("x", x, allow_mask=False)
+        return self._log_prob(x).to(device)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` exact, independent draws from ``pi``: LongTensor ``[n, L]``."""
+        """``n`` exact, independent draws from ``pi``: LongTensor ``[n, L]`` on ``target.device``.
+
+        The uniforms are drawn on the device of ``generator``: a CPU generator gives the same
+        samples whatever the target's device.
+        """
         n = checks.positive_int("n", n, minimum=0)
         return self._sample(n, check_generator(generator))
 
@@ -188,11 +210,11 @@ class Target(ABC):
         unmasked positions. At an unmasked position: the one-hot of ``z_i``. It does not depend on
         time (spec §1.1). Impossible contexts give ``1/V`` at masked positions (module docstring).
         """
-        z = self._check_tokens("z", z, allow_mask=True)
+        z, device = self._tokens("z", z, allow_mask=True)
         masked = z == self.vocab_size
         probs = self._normalise(self._masked_weights(z), masked)
         onehot = torch.nn.functional.one_hot(z.clamp(max=self.vocab_size - 1), self.vocab_size)
-        return torch.where(masked.unsqueeze(-1), probs, onehot.to(torch.float64))
+        return torch.where(masked.unsqueeze(-1), probs, onehot.to(torch.float64)).to(device)
 
     def leave_one_out(self, z: torch.Tensor) -> torch.Tensor:
         """Informed-corrector conditionals ``[B, L, V]``: ``p(x_i = v | x_{U \\ {i}} = z_{U \\ {i}})``
@@ -200,8 +222,9 @@ class Target(ABC):
 
         At a masked position this equals :meth:`conditionals`. Impossible contexts give ``1/V``.
         """
-        z = self._check_tokens("z", z, allow_mask=True)
-        return self._normalise(self._leave_one_out_weights(z), torch.ones_like(z, dtype=torch.bool))
+        z, device = self._tokens("z", z, allow_mask=True)
+        weights = self._leave_one_out_weights(z)
+        return self._normalise(weights, torch.ones_like(z, dtype=torch.bool)).to(device)
 
     def uniform_posterior(
         self, z: torch.Tensor, t: torch.Tensor | float, process: UniformProcess
@@ -213,13 +236,14 @@ class Target(ABC):
         ``p(x_i = a | z) ∝ sum_{x: x_i = a} pi(x) prod_j K_t[x_j, z_j]``. A state with
         ``p_t(z) = 0`` (only possible at ``abar_t = 1``) gives ``1/V`` everywhere.
         """
-        z = self._check_tokens("z", z, allow_mask=False)
+        z, device = self._tokens("z", z, allow_mask=False)
         kernel = self._kernels(t, process, z.shape[0])
         weights = self._uniform_weights(z, kernel)
-        return self._normalise(weights, torch.ones_like(z, dtype=torch.bool))
+        return self._normalise(weights, torch.ones_like(z, dtype=torch.bool)).to(device)
 
     def denoiser(self) -> ExactMaskedDenoiser:
-        """The exact masked-process denoiser ``f(z, t) = log conditionals(z)`` (time-agnostic)."""
+        """The exact masked-process denoiser ``f(z, t) = log conditionals(z)`` (time-agnostic), whose
+        ``loo(z, t)`` is ``log leave_one_out(z)``."""
         from .exact_denoiser import ExactMaskedDenoiser
 
         return ExactMaskedDenoiser(self)
@@ -239,7 +263,8 @@ class Target(ABC):
         t = checks.probability("t", t)
         process = self._check_process(process)
         check_table_size(self.vocab_size, self.length, "uniform_marginal()")
-        kernel = process.transition_matrix(t, self.vocab_size)  # [V, V], K[a, b]
+        time = torch.tensor(t, dtype=torch.float64, device=self.device)
+        kernel = process.transition_matrix(time, self.vocab_size)  # [V, V], K[a, b]
         table = self._probs()
         for axis in range(self.length):
             table = torch.tensordot(table, kernel, dims=([axis], [0])).movedim(-1, axis)
@@ -277,7 +302,8 @@ class Target(ABC):
     # ----------------------------------------------------------------------------- helpers
 
     def _check_tokens(self, name: str, x: Any, *, allow_mask: bool) -> torch.Tensor:
-        """Validate token ids (``0..V-1``, or ``0..V`` when ``allow_mask``) and the shape ``[B, L]``."""
+        """Validate token ids (``0..V-1``, or ``0..V`` when ``allow_mask``) and the shape ``[B, L]``;
+        return them as a LongTensor on their own device."""
         x = checks.token_tensor(name, x, vocab_size=self.vocab_size, allow_mask=allow_mask)
         if x.shape[1] != self.length:
             raise ValueError(
@@ -286,6 +312,12 @@ class Target(ABC):
             )
         return x
 
+    def _tokens(self, name: str, x: Any, *, allow_mask: bool) -> tuple[torch.Tensor, torch.device]:
+        """Validated tokens ``[B, L]`` (see :meth:`_check_tokens`) moved to ``target.device``, and
+        the device they came from (where the result goes back)."""
+        x = self._check_tokens(name, x, allow_mask=allow_mask)
+        return x.to(self.device), x.device
+
     @staticmethod
     def _check_process(process: Any) -> UniformProcess:
         if not isinstance(process, UniformProcess):
@@ -293,9 +325,9 @@ class Target(ABC):
         return process
 
     def _kernels(self, t: Any, process: Any, batch: int) -> torch.Tensor:
-        """Per-row uniform kernels ``K_t [B, V, V]`` (float64)."""
+        """Per-row uniform kernels ``K_t [B, V, V]`` (float64, on ``target.device``)."""
         process = self._check_process(process)
-        times = batch_times("t", t, batch)
+        times = batch_times("t", t, batch, self.device)
         return process.transition_matrix(times, self.vocab_size).to(torch.float64)
 
     def _normalise(self, weights: torch.Tensor, affected: torch.Tensor) -> torch.Tensor:
@@ -312,11 +344,15 @@ class Target(ABC):
 def flat_index(x: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Row-major index of each sequence ``x [B, L]`` in a table ``[V] * L``: ``sum_j x_j V^(L-1-j)``."""
     length = x.shape[-1]
-    strides = torch.tensor([vocab_size ** (length - 1 - j) for j in range(length)], dtype=torch.long)
+    strides = torch.tensor(
+        [vocab_size ** (length - 1 - j) for j in range(length)], dtype=torch.long, device=x.device
+    )
     return (x.long() * strides).sum(-1)
 
 
 def digits(index: torch.Tensor, vocab_size: int, length: int) -> torch.Tensor:
     """Inverse of :func:`flat_index`: the sequences ``[n, L]`` of flat indices ``[n]``."""
-    strides = torch.tensor([vocab_size ** (length - 1 - j) for j in range(length)], dtype=torch.long)
+    strides = torch.tensor(
+        [vocab_size ** (length - 1 - j) for j in range(length)], dtype=torch.long, device=index.device
+    )
     return torch.div(index.long().unsqueeze(-1), strides, rounding_mode="floor") % vocab_size

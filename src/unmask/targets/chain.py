@@ -35,24 +35,24 @@ class ChainTarget(Target):
 
     Attributes: ``initial [H]``, ``transition [H, H]``, ``emission [H, V]`` (float64, row-stochastic)
     and ``hidden_size = H``. ``emission=None`` means the identity (a Markov chain on the tokens).
+    The tables live on the device of ``initial`` (the CPU when it is not a tensor).
     """
 
     def __init__(self, initial: Any, transition: Any, emission: Any, length: int) -> None:
         initial = as_distribution("initial", initial, (None,))
+        device = initial.device
         hidden = initial.shape[0]
-        transition = as_distribution("transition", transition, (hidden, hidden))
-        if emission is None:
-            emission = torch.eye(hidden, dtype=torch.float64)
-        else:
-            emission = as_distribution("emission", emission, (hidden, None))
-        super().__init__(emission.shape[1], checks.positive_int("length", length))
+        transition = as_distribution("transition", transition, (hidden, hidden), device)
+        identity = torch.eye(hidden, dtype=torch.float64, device=device)
+        emission = (
+            identity if emission is None else as_distribution("emission", emission, (hidden, None), device)
+        )
+        super().__init__(emission.shape[1], checks.positive_int("length", length), device)
         self.hidden_size = hidden
         self.initial = initial
         self.transition = transition
         self.emission = emission
-        self._identity_emission = hidden == self.vocab_size and torch.equal(
-            emission, torch.eye(hidden, dtype=torch.float64)
-        )
+        self._identity_emission = hidden == self.vocab_size and torch.equal(emission, identity)
 
     # ----------------------------------------------------------------------------- hooks
 
@@ -60,7 +60,7 @@ class ChainTarget(Target):
         return forward_backward(self.initial, self.transition, self._token_evidence(x)).log_likelihood
 
     def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        hidden = torch.empty(n, self.length, dtype=torch.long)
+        hidden = torch.empty(n, self.length, dtype=torch.long, device=self.device)
         if n == 0:
             return hidden
         hidden[:, 0] = categorical(self.initial.expand(n, -1), generator)
@@ -96,5 +96,6 @@ class ChainTarget(Target):
 
     def _token_evidence(self, z: torch.Tensor) -> torch.Tensor:
         """``e[B, L, H]``: ``E[:, z_j]`` at revealed positions, ``1`` at masked ones (id ``V``)."""
-        columns = torch.cat([self.emission.T, torch.ones(1, self.hidden_size, dtype=torch.float64)])
+        unknown = torch.ones(1, self.hidden_size, dtype=torch.float64, device=self.device)
+        columns = torch.cat([self.emission.T, unknown])
         return columns[z]

@@ -19,5 +19,5 @@ class Copies(MarkovChain):
 
     def __init__(self, vocab_size: int, length: int) -> None:
         vocab_size = checks.positive_int("vocab_size", vocab_size)
-        initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64)
-        super().__init__(initial, torch.eye(vocab_size, dtype=torch.float64), length)
+        initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64, device="cpu")
+        super().__init__(initial, torch.eye(vocab_size, dtype=torch.float64, device="cpu"), length)

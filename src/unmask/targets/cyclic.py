@@ -19,15 +19,12 @@ class CyclicHMM(MarkovChain):
     def __init__(self, vocab_size: int, length: int, p: float) -> None:
         vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.p = checks.probability("p", p)
-        states = torch.arange(vocab_size)
-        transition = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)
-        transition.index_put_((states, states), torch.tensor(self.p, dtype=torch.float64), accumulate=True)
-        transition.index_put_(
-            (states, (states + 1) % vocab_size),
-            torch.tensor(1 - self.p, dtype=torch.float64),
-            accumulate=True,
-        )
-        initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64)
+        states = torch.arange(vocab_size, device="cpu")
+        transition = torch.zeros(vocab_size, vocab_size, dtype=torch.float64, device="cpu")
+        stay = torch.tensor(self.p, dtype=torch.float64, device="cpu")
+        transition.index_put_((states, states), stay, accumulate=True)
+        transition.index_put_((states, (states + 1) % vocab_size), 1 - stay, accumulate=True)
+        initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64, device="cpu")
         super().__init__(initial, transition, length)
 
     def __repr__(self) -> str:
@@ -38,7 +35,7 @@ class CyclicHMM(MarkovChain):
         step: ``#{j: x_{j+1} - x_j mod V not in {0, 1}} / (L - 1)``. float64 ``[B]``; 0 when ``L = 1``."""
         x = self._check_tokens("x", x, allow_mask=False)
         if self.length == 1:
-            return torch.zeros(x.shape[0], dtype=torch.float64)
+            return torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
         step = (x[:, 1:] - x[:, :-1]) % self.vocab_size
         errors = (step != 0) & (step != 1 % self.vocab_size)
         return errors.to(torch.float64).mean(-1)

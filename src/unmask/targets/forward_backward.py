@@ -56,7 +56,8 @@ def forward_backward(
         evidence: ``[B, L, S]``, non-negative likelihoods ``e_j[h]`` (1 = no information).
 
     Returns:
-        :class:`ForwardBackward` with shapes ``[B, L, S]``, ``[B, L, S]``, ``[B]``, ``[B]``.
+        :class:`ForwardBackward` with shapes ``[B, L, S]``, ``[B, L, S]``, ``[B]``, ``[B]``, on the
+        device of the inputs (which must share one device).
     """
     for name, value in (("initial", initial), ("transition", transition), ("evidence", evidence)):
         if not torch.is_tensor(value):

@@ -49,15 +49,17 @@ class MarkovChain(ChainTarget):
         """The chain ``A = (1 - eps) I + eps E/V`` (``E`` all ones): each step keeps the token with
         probability ``1 - eps`` and otherwise redraws it uniformly. ``initial`` defaults to uniform.
 
-        ``eps = 0`` is the copies chain; ``eps = 1`` makes the tokens independent. Always returns
-        a plain :class:`MarkovChain`.
+        ``eps = 0`` is the copies chain; ``eps = 1`` makes the tokens independent. The tables live
+        on the device of ``initial`` when it is a tensor, else on the CPU. Always returns a plain
+        :class:`MarkovChain`.
         """
         vocab_size = checks.positive_int("vocab_size", vocab_size)
         eps = checks.probability("eps", eps)
-        eye = torch.eye(vocab_size, dtype=torch.float64)
+        device = initial.device if torch.is_tensor(initial) else torch.device("cpu")
+        eye = torch.eye(vocab_size, dtype=torch.float64, device=device)
         transition = (1 - eps) * eye + eps / vocab_size
         if initial is None:
-            initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64)
+            initial = torch.full((vocab_size,), 1.0 / vocab_size, dtype=torch.float64, device=device)
         return MarkovChain(initial, transition, length)
 
     def _probs(self) -> torch.Tensor:

@@ -34,7 +34,7 @@ class Table(Target):
     """The law ``pi(x) = P[x_1, ..., x_L]`` for an explicit table ``probs`` of shape ``[V] * L``.
 
     ``probs`` must be non-negative and finite and sum to 1 within ``1e-9``; it is stored in
-    float64 and renormalised. At most ``2**22`` entries.
+    float64 and renormalised, on its own device. At most ``2**22`` entries.
     """
 
     def __init__(self, probs: Any) -> None:
@@ -51,7 +51,7 @@ class Table(Target):
                 f"probs has V**L = {vocab_size}**{length} = {probs.numel()} entries, more than the limit "
                 f"of 2**22 = {MAX_TABLE_ENTRIES}: a Table sums over every sequence; use a MarkovChain or HMM"
             )
-        super().__init__(vocab_size, length)
+        super().__init__(vocab_size, length, probs.device)
         self._flat = as_distribution("probs", probs.reshape(-1), (None,))  # [N]
         self._log_flat = self._flat.log()
         self._block = max(1, _BLOCK_ENTRIES // self._flat.shape[0])
@@ -75,7 +75,7 @@ class Table(Target):
     def _leave_one_out_weights(self, z: torch.Tensor) -> torch.Tensor:
         unmasked = (z != self.vocab_size).unsqueeze(-1)
         mismatch = unmasked & ~self._revealed(z)  # [B, L, V]: x_j = v contradicts z_j
-        out = torch.empty(*z.shape, self.vocab_size, dtype=torch.float64)
+        out = torch.empty(*z.shape, self.vocab_size, dtype=torch.float64, device=self.device)
         for rows in self._blocks(z.shape[0]):
             count = self._outer(mismatch[rows].to(torch.uint8), torch.add, cap=2)  # [b, N]
             none = self._marginals(torch.where(count == 0, self._flat, 0.0))
@@ -115,7 +115,7 @@ class Table(Target):
         ``R_j [b, V^(L-j)]`` the sums over positions ``0..j-1``, ``out[:, j] = R_j`` summed over
         positions ``j+1..L-1`` (cost ``O(N)`` in all)."""
         rows = weights.shape[0]
-        out = torch.empty(rows, self.length, self.vocab_size, dtype=torch.float64)
+        out = torch.empty(rows, self.length, self.vocab_size, dtype=torch.float64, device=self.device)
         rest = weights
         for j in range(self.length):
             view = rest.reshape(rows, self.vocab_size, -1)  # [b, V (position j), V^(L-1-j)]
@@ -125,7 +125,7 @@ class Table(Target):
 
     def _weighted_marginals(self, factors: torch.Tensor) -> torch.Tensor:
         """``out[b, i, v] = sum_{x: x_i = v} P[x] prod_j factors[b, j, x_j]`` for ``factors [B, L, V]``."""
-        out = torch.empty(*factors.shape, dtype=torch.float64)
+        out = torch.empty(*factors.shape, dtype=torch.float64, device=self.device)
         for rows in self._blocks(factors.shape[0]):
             out[rows] = self._marginals(self._flat * self._outer(factors[rows], torch.mul))
         return out
