@@ -63,12 +63,13 @@ class Budget:
 
 
 class RunningStats:
-    """Per-sequence count, mean and sum of squared deviations of unit values ``[B, C]`` (float64)."""
+    """Per-sequence count, mean and sum of squared deviations of unit values ``[B, C]`` (float64),
+    on ``device``."""
 
-    def __init__(self, batch: int, columns: int) -> None:
-        self.count = torch.zeros(batch, dtype=torch.long)
-        self.mean = torch.zeros(batch, columns, dtype=torch.float64)
-        self.m2 = torch.zeros(batch, columns, dtype=torch.float64)
+    def __init__(self, batch: int, columns: int, device: torch.device | str = "cpu") -> None:
+        self.count = torch.zeros(batch, dtype=torch.long, device=device)
+        self.mean = torch.zeros(batch, columns, dtype=torch.float64, device=device)
+        self.m2 = torch.zeros(batch, columns, dtype=torch.float64, device=device)
 
     def add(self, index: torch.Tensor, values: torch.Tensor) -> None:
         """Merge unit values ``values [U, C]`` of sequences ``index [U]``."""
@@ -104,19 +105,21 @@ def run_units(
     rows_per_draw: int,
     budget: Budget,
     progress: Progress | None = None,
+    device: torch.device | str = "cpu",
 ) -> RunningStats:
     """Draw units for ``batch`` sequences until the budget is spent; the stopping rule reads
-    column 0's standard error."""
+    column 0's standard error (one read of the device per round). The sequence ids passed to
+    ``evaluate`` and the statistics live on ``device``."""
     per_call = max(1, budget.max_rows // (unit_size * rows_per_draw))
     cap = math.ceil(budget.cap() / unit_size)
     first = min(math.ceil(budget.samples / unit_size), cap)
     if budget.target_stderr is not None:
         first = max(first, min(2, cap))
-    stats = RunningStats(batch, columns)
-    want = torch.full((batch,), first, dtype=torch.long)
+    stats = RunningStats(batch, columns, device)
+    want = torch.full((batch,), first, dtype=torch.long, device=device)
     planned = done = 0
     while True:
-        index = torch.repeat_interleave(torch.arange(batch), want)
+        index = torch.repeat_interleave(torch.arange(batch, device=device), want)
         planned += len(index) * unit_size
         for start in range(0, len(index), per_call):
             chunk = index[start : start + per_call]

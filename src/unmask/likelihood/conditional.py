@@ -30,7 +30,6 @@ def conditional_nelbo(
             "prompt and response must have the same number of rows, "
             f"got {prompt.shape[0]} and {response.shape[0]}"
         )
-    scored = torch.cat(
-        [torch.zeros(prompt.shape[1], dtype=torch.bool), torch.ones(response.shape[1], dtype=torch.bool)]
-    )
+    prompt = prompt.to(response.device)
+    scored = torch.arange(prompt.shape[1] + response.shape[1], device=response.device) >= prompt.shape[1]
     return nelbo(denoiser, torch.cat([prompt, response], dim=1), vocab_size, response=scored, **options)

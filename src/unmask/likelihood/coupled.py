@@ -10,20 +10,24 @@ independent estimates would have had and the variance reduction, measured rather
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 
 from .. import checks
 from ..denoisers import CountingDenoiser
-from ..processes import MaskedProcess
-from ..schedules import Schedule
-from .budget import Budget, Progress, run_units
-from .estimators import MaskedEstimator, build_estimator, check_eps
+from ..processes import UniformProcess
+from .budget import run_units
+from .estimators import MaskedEstimator
 from .exact import exact_nelbo
-from .nelbo import DEFAULT_EPS, METHODS, as_generator, resolve_process
+from .masks import as_generator
+from .nelbo import check_denoiser
+from .options import LikelihoodOptions
 from .positions import check_sequences, scored_positions
 from .record import RatioResult
 from .scoring import draw_rows, masked_sum, token_nll, unit_means, weighted
+
+COUPLING = "coupled ratios share mask sets, so they need the masked process"
 
 
 def coupled_units(
@@ -42,9 +46,8 @@ def coupled_units(
     rows, draw = draw_rows(estimator, index, eligible, n, generator)
     pair = torch.cat([x[rows], y[rows]])
     masks = torch.cat([draw.masks, draw.masks])
-    nll = token_nll(
-        denoiser, torch.where(masks, vocab_size, pair), torch.cat([draw.t, draw.t]), pair, vocab_size
-    )
+    z, t = torch.where(masks, vocab_size, pair), torch.cat([draw.t, draw.t])
+    nll = token_nll(denoiser, z, t, pair, vocab_size, where=masks)
     g_x, g_y = masked_sum(nll, masks).chunk(2)
     y_x, y_y = weighted(draw, g_x), weighted(draw, g_y)
     return unit_means(torch.stack([y_x - y_y, y_x, y_y], dim=-1), estimator.unit_size)
@@ -58,62 +61,47 @@ def log_ratio(
     method: str = "time-free",
     samples: int = 128,
     generator: torch.Generator | int | None = None,
-    *,
-    schedule: Schedule | None = None,
-    process: MaskedProcess | None = None,
-    eps: float | None = None,
-    variant: str = "plain",
-    strata: int = 8,
-    steps: int | None = None,
-    response: torch.Tensor | None = None,
-    target_stderr: float | None = None,
-    max_samples: int | None = None,
-    max_rows: int = 4096,
-    progress: Progress | None = None,
+    **options: Any,
 ) -> RatioResult:
     """Estimate ``log p(y) - log p(x)`` for aligned pairs ``x, y [B, L]`` with shared mask sets.
 
-    Options as in :func:`unmask.likelihood.nelbo` (masked process only); with ``response`` both
-    sequences share the prompt positions' role (typically the same prompt and two answers).
-    ``target_stderr`` applies to the ratio's standard error. ``method="exact"`` gives the exact
-    difference of the two NELBOs (standard errors 0).
+    ``method``, ``samples``, ``generator`` and ``options`` (the fields of
+    :class:`~.options.LikelihoodOptions`) as in :func:`unmask.likelihood.nelbo`, masked process
+    only; with ``response`` both sequences share the prompt positions' role (typically the same
+    prompt and two answers). ``target_stderr`` applies to the ratio's standard error.
+    ``method="exact"`` gives the exact difference of the two NELBOs (standard errors 0).
     """
-    if not callable(denoiser):
-        raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
+    check_denoiser(denoiser)
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     x, y = check_sequences(x, vocab_size, "x"), check_sequences(y, vocab_size, "y")
     if x.shape != y.shape:
         raise ValueError(
             f"x and y must have the same shape (aligned positions), got {tuple(x.shape)} and {tuple(y.shape)}"
         )
-    eligible, n = scored_positions(response, x.shape)
-    generator = as_generator(generator)
-    process = resolve_process(process, schedule)
-    if not isinstance(process, MaskedProcess):
-        raise ValueError("coupled ratios share mask sets, so they need the masked process")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
-    eps = check_eps(DEFAULT_EPS if eps is None else eps)
-    budget = Budget(samples, target_stderr, max_samples, max_rows)
+    if isinstance(options.get("process"), UniformProcess):
+        raise ValueError(COUPLING)
+    chosen = LikelihoodOptions.build("log_ratio", {"method": method, "samples": samples, **options})
+    y = y.to(x.device)
+    eligible, n = scored_positions(chosen.response, x.shape, x.device)
+    generator = as_generator(generator, x.device)
     counting = CountingDenoiser(denoiser)
-    if method == "exact":
-        nll_x = exact_nelbo(counting, x, vocab_size, process.schedule, eligible)
-        nll_y = exact_nelbo(counting, y, vocab_size, process.schedule, eligible)
+    if chosen.method == "exact":
+        schedule = chosen.forward_process.schedule
+        nll_x = exact_nelbo(counting, x, vocab_size, schedule, eligible)
+        nll_y = exact_nelbo(counting, y, vocab_size, schedule, eligible)
         zero, count = torch.zeros_like(nll_x), torch.full_like(n, 1 << x.shape[1])
         return RatioResult(
             log_ratio=nll_x - nll_y, stderr=zero, independent_stderr=zero.clone(),
             variance_reduction=torch.full_like(zero, torch.nan), nll_x=nll_x, nll_y=nll_y,
-            samples=count, tokens=n, nfe=counting.calls, nfe_per_row=2 * count, method=method,
+            samples=count, tokens=n, nfe=counting.calls, nfe_per_row=2 * count, method=chosen.method,
         )  # fmt: skip
-    if steps is not None and method != "discrete":
-        raise ValueError(f"steps applies to method='discrete', not {method!r}")
-    estimator = build_estimator(
-        method, process.schedule, eps=eps, variant=variant, strata=strata, steps=steps
-    )
+    estimator = chosen.masked_estimator()
     evaluate = partial(
         coupled_units, counting, estimator, x, y, eligible, n, vocab_size=vocab_size, generator=generator
     )
-    stats = run_units(evaluate, len(x), 3, estimator.unit_size, 2, budget, progress)
+    stats = run_units(
+        evaluate, len(x), 3, estimator.unit_size, 2, chosen.budget, chosen.progress, device=x.device
+    )
     variance, units = stats.variance(), stats.count.to(torch.float64)
     independent = variance[:, 1] + variance[:, 2]
     samples_used = stats.count * estimator.unit_size
@@ -128,5 +116,5 @@ def log_ratio(
         tokens=n,
         nfe=counting.calls,
         nfe_per_row=2 * samples_used,
-        method=method,
+        method=chosen.method,
     )

@@ -45,6 +45,9 @@ from ..schedules import Schedule
 from . import masks as draws
 from .quadrature import log_time_nodes
 
+#: A device, as torch accepts it.
+Device = torch.device | str
+
 #: Gauss-Legendre nodes (in log t) of the time-integral moments.
 LOG_TIME_NODES = 256
 
@@ -57,13 +60,13 @@ class MaskDraw(NamedTuple):
     t: torch.Tensor
 
 
-def _binomials(n: int) -> torch.Tensor:
+def _binomials(n: int, device: Device) -> torch.Tensor:
     """``C(n, k)`` for ``k = 0..n`` (float64)."""
-    return torch.tensor([math.comb(n, k) for k in range(n + 1)], dtype=torch.float64)
+    return torch.tensor([math.comb(n, k) for k in range(n + 1)], dtype=torch.float64, device=device)
 
 
-def _counts(n: int) -> torch.Tensor:
-    return torch.arange(n + 1, dtype=torch.float64)
+def _counts(n: int, device: Device) -> torch.Tensor:
+    return torch.arange(n + 1, dtype=torch.float64, device=device)
 
 
 class MaskedEstimator(ABC):
@@ -83,13 +86,13 @@ class MaskedEstimator(ABC):
         consecutive groups of :attr:`unit_size` that form one unit."""
 
     @abstractmethod
-    def weight_moment(self, n: int, power: int) -> torch.Tensor:
-        """``[n+1]``: ``E[W^power 1{M = A}]`` for a set ``A`` of ``k = 0..n`` of the ``n`` scored
-        positions (entry ``k = 0`` is 0: the empty set adds nothing)."""
+    def weight_moment(self, n: int, power: int, device: Device = "cpu") -> torch.Tensor:
+        """``[n+1]`` on ``device``: ``E[W^power 1{M = A}]`` for a set ``A`` of ``k = 0..n`` of the
+        ``n`` scored positions (entry ``k = 0`` is 0: the empty set adds nothing)."""
 
-    def moments(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def moments(self, n: int, device: Device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """``a [n+1]``, ``b [n+1]``: ``E[W 1{M = A}]`` and ``E[W^2 1{M = A}]`` for ``|A| = k``."""
-        return self.weight_moment(n, 1), self.weight_moment(n, 2)
+        return self.weight_moment(n, 1, device), self.weight_moment(n, 2, device)
 
     def _count_time(self, counts: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         return self.schedule.time_of_masked_fraction(counts.to(torch.float64) / n)
@@ -119,19 +122,21 @@ class TimeIntegral(MaskedEstimator):
         return {"plain": 1, "antithetic": 2, "stratified": self.strata}[self.variant]
 
     def draw(self, eligible, n, generator):
-        t = draws.unit_times(len(n) // self.unit_size, self.unit_size, self.variant, self.eps, 1.0, generator)
+        units = len(n) // self.unit_size
+        t = draws.unit_times(units, self.unit_size, self.variant, self.eps, 1.0, generator, n.device)
         masks = draws.bernoulli_masks(eligible, self.schedule.masked_fraction(t), generator)
         return MaskDraw(masks, (1 - self.eps) * self.schedule.hazard(t), t)
 
-    def weight_moment(self, n, power):
+    def weight_moment(self, n, power, device="cpu"):
         # (1 - eps)^(p-1) int_eps^1 lambda^p m^k alpha^(n-k) dt with lambda m = -alpha'; in u = log t
         # the integrands are smooth, even for k < p where they grow like t^(k-p).
-        t, dt = log_time_nodes(self.eps, 1.0, LOG_TIME_NODES)
+        t, dt = log_time_nodes(self.eps, 1.0, LOG_TIME_NODES, device)
         speed = -self.schedule.alpha_derivative(t)
         m, alpha = self.schedule.masked_fraction(t), self.schedule.alpha(t)
-        k = _counts(n)[1:, None]
+        k = _counts(n, device)[1:, None]
         integral = (speed**power * m ** (k - power) * alpha ** (n - k) * dt).sum(-1)
-        return torch.cat([torch.zeros(1, dtype=torch.float64), (1 - self.eps) ** (power - 1) * integral])
+        zero = torch.zeros(1, dtype=torch.float64, device=device)
+        return torch.cat([zero, (1 - self.eps) ** (power - 1) * integral])
 
 
 @dataclass(frozen=True)
@@ -142,13 +147,15 @@ class TimeFree(MaskedEstimator):
     name: ClassVar[str] = "time-free"
 
     def draw(self, eligible, n, generator):
-        counts = draws.harmonic_counts(n, generator)
+        top = eligible.shape[-1]
+        counts = draws.harmonic_counts(n, top, generator)
         masks = draws.sized_masks(eligible, counts, generator)
-        return MaskDraw(masks, draws.harmonic(n), self._count_time(counts, n))
+        return MaskDraw(masks, draws.harmonic(n, top), self._count_time(counts, n))
 
-    def weight_moment(self, n, power):
-        k, total = _counts(n), float(draws.harmonic(torch.tensor(n)))
-        return torch.where(k > 0, total ** (power - 1) / (k * _binomials(n)), 0.0)
+    def weight_moment(self, n, power, device="cpu"):
+        k = _counts(n, device)
+        total = float(draws.harmonic(torch.tensor(n, device=device), n))
+        return torch.where(k > 0, total ** (power - 1) / (k * _binomials(n, device)), 0.0)
 
 
 @dataclass(frozen=True)
@@ -163,9 +170,9 @@ class UniformCount(MaskedEstimator):
         masks = draws.sized_masks(eligible, counts, generator)
         return MaskDraw(masks, n / counts.to(torch.float64), self._count_time(counts, n))
 
-    def weight_moment(self, n, power):
-        k = _counts(n)
-        return torch.where(k > 0, (n / k.clamp(min=1)) ** power / (n * _binomials(n)), 0.0)
+    def weight_moment(self, n, power, device="cpu"):
+        k = _counts(n, device)
+        return torch.where(k > 0, (n / k.clamp(min=1)) ** power / (n * _binomials(n, device)), 0.0)
 
 
 @dataclass(frozen=True)
@@ -180,24 +187,25 @@ class Discrete(MaskedEstimator):
     def __post_init__(self) -> None:
         checks.positive_int("steps", self.steps)
 
-    def _steps(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start times ``t [T]`` and step weights ``(alpha_s - alpha_t)/(1 - alpha_t) [T]``."""
-        grid = uniform_time(self.steps)
+    def _steps(self, device: Device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start times ``t [T]`` and step weights ``(alpha_s - alpha_t)/(1 - alpha_t) [T]`` on ``device``."""
+        grid = uniform_time(self.steps).to(device)
         t, s = grid[:-1], grid[1:]
         m_t, m_s = self.schedule.masked_fraction(t), self.schedule.masked_fraction(s)
         return t, 1 - m_s / m_t
 
     def draw(self, eligible, n, generator):
-        t_grid, weights = self._steps()
-        index = (draws.uniform(tuple(n.shape), generator) * self.steps).long().clamp(max=self.steps - 1)
+        t_grid, weights = self._steps(n.device)
+        u = draws.uniform(tuple(n.shape), generator, n.device)
+        index = (u * self.steps).long().clamp(max=self.steps - 1)
         t = t_grid[index]
         masks = draws.bernoulli_masks(eligible, self.schedule.masked_fraction(t), generator)
         return MaskDraw(masks, self.steps * weights[index], t)
 
-    def weight_moment(self, n, power):
-        t, w = self._steps()
+    def weight_moment(self, n, power, device="cpu"):
+        t, w = self._steps(device)
         m, alpha = self.schedule.masked_fraction(t), self.schedule.alpha(t)
-        k = _counts(n)[:, None]
+        k = _counts(n, device)[:, None]
         law = m**k * alpha ** (n - k)  # P(M = A | step j) for |A| = k, [n+1, T]
         moment = ((self.steps * w) ** power * law).sum(-1) / self.steps
         moment[0] = 0.0

@@ -27,6 +27,7 @@ import torch
 
 from .. import checks
 from ..denoisers import check_logits
+from ..probabilities import Probabilities
 from ..schedules import LinearSchedule, Schedule
 from .positions import scored_positions
 from .quadrature import unit_nodes
@@ -35,40 +36,47 @@ MAX_EXACT_LENGTH = 16
 QUADRATURE_NODES = 96
 
 
-def mask_weights(schedule: Schedule, length: int, nodes: int = QUADRATURE_NODES) -> torch.Tensor:
-    """``w [L + 1]`` with ``w_k = int_0^1 -alpha' (1-alpha)^(k-1) alpha^(L-k) dt`` (``w_0 = 0``)."""
-    t, dt = unit_nodes(nodes)
+def mask_weights(
+    schedule: Schedule, length: int, nodes: int = QUADRATURE_NODES, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """``w [L + 1]`` on ``device`` with ``w_k = int_0^1 -alpha' (1-alpha)^(k-1) alpha^(L-k) dt``
+    (``w_0 = 0``)."""
+    t, dt = unit_nodes(nodes, device)
     speed = -schedule.alpha_derivative(t)
     m, alpha = schedule.masked_fraction(t), schedule.alpha(t)
-    k = torch.arange(1, length + 1, dtype=torch.float64)[:, None]
+    k = torch.arange(1, length + 1, dtype=torch.float64, device=device)[:, None]
     integrand = speed * m ** (k - 1) * alpha ** (length - k)
-    return torch.cat([torch.zeros(1, dtype=torch.float64), (integrand * dt).sum(-1)])
+    return torch.cat([torch.zeros(1, dtype=torch.float64, device=device), (integrand * dt).sum(-1)])
 
 
-def all_masks(length: int) -> torch.Tensor:
-    """Every subset of ``length`` positions, bool ``[2^L, L]``."""
+def all_masks(length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Every subset of ``length`` positions, bool ``[2^L, L]`` on ``device``."""
     if length > MAX_EXACT_LENGTH:
         raise ValueError(
             f"exact enumeration of 2^L mask sets needs L <= {MAX_EXACT_LENGTH}, got L = {length}. "
             "Use a Monte Carlo estimator for longer sequences."
         )
-    return torch.tensor(list(itertools.product([False, True], repeat=length)), dtype=torch.bool)
+    subsets = list(itertools.product([False, True], repeat=length))
+    return torch.tensor(subsets, dtype=torch.bool, device=device)
 
 
 def subset_losses(
     denoiser, x: torch.Tensor, vocab_size: int, schedule: Schedule
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``masks [2^L, L]`` and ``g [B, 2^L]`` with ``g(M) = sum_{i in M} -log p(x_i | x with M masked)``,
-    from one batched denoiser call of ``B 2^L`` rows (``x`` already checked)."""
+    from one batched denoiser call of ``B 2^L`` rows (``x`` already checked). The log-probabilities
+    are read at the masked positions only, from the logits in their own dtype
+    (:meth:`~unmask.probabilities.Probabilities.log_prob_of`)."""
     batch, length = x.shape
-    masks = all_masks(length)
+    masks = all_masks(length, x.device)
     z = torch.where(masks[None], vocab_size, x[:, None, :]).reshape(-1, length)
     fraction = (masks.sum(-1).to(torch.float64) / length).repeat(batch)
     t = schedule.time_of_masked_fraction(fraction)
-    logits = check_logits(denoiser(z, t), len(z), length, vocab_size).to(torch.float64)
-    log_probs = torch.log_softmax(logits, dim=-1).reshape(batch, len(masks), length, vocab_size)
-    token_nll = -log_probs.gather(-1, x[:, None, :, None].expand(-1, len(masks), -1, 1)).squeeze(-1)
-    return masks, torch.where(masks[None], token_nll, 0.0).sum(-1)
+    logits = check_logits(denoiser(z, t), len(z), length, vocab_size)
+    where = masks.repeat(batch, 1)
+    tokens = x[:, None, :].expand(-1, len(masks), -1).reshape(-1, length)
+    token_nll = -Probabilities(logits).log_prob_of(tokens, dtype=torch.float64, where=where)
+    return masks, torch.where(where, token_nll, 0.0).reshape(batch, len(masks), length).sum(-1)
 
 
 def per_row_weights(
@@ -77,7 +85,7 @@ def per_row_weights(
     """``W [B, 2^L]``: ``table(n_b)[|M|]`` for mask sets ``M`` inside row ``b``'s scored positions,
     0 for the others; ``table(n)`` gives the ``[n + 1]`` weights of a length-``n`` sequence."""
     length = masks.shape[1]
-    tables = torch.zeros(length + 1, length + 1, dtype=torch.float64)
+    tables = torch.zeros(length + 1, length + 1, dtype=torch.float64, device=masks.device)
     for size in n.unique().tolist():
         tables[size, : size + 1] = table(size)
     inside = ~(masks[None] & ~eligible[:, None, :]).any(-1)  # M subset of the scored positions
@@ -104,8 +112,8 @@ def exact_nelbo(
             f"exact_nelbo enumerates 2^L mask sets; L = {x.shape[1]} is above {MAX_EXACT_LENGTH}. "
             "Use a Monte Carlo estimator for longer sequences."
         )
-    eligible, n = scored_positions(response, x.shape)
+    eligible, n = scored_positions(response, x.shape, x.device)
     schedule = schedule or LinearSchedule()
     masks, g = subset_losses(denoiser, x, vocab_size, schedule)
-    weights = per_row_weights(lambda size: mask_weights(schedule, size), masks, eligible, n)
+    weights = per_row_weights(lambda size: mask_weights(schedule, size, device=x.device), masks, eligible, n)
     return (torch.where(weights > 0, g * weights, 0.0)).sum(-1)

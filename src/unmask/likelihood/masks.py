@@ -1,10 +1,13 @@
 """Drawing the random pieces of the likelihood estimators: times, masked counts and mask sets.
 
 Every draw is vectorised over rows, uses float64 uniforms from a ``torch.Generator`` and respects
-an ``eligible [R, L]`` bool pattern (the scored positions; a prompt is never masked).
+an ``eligible [R, L]`` bool pattern (the scored positions; a prompt is never masked). The draws
+land on the device of the rows they are for; a generator draws on its own device.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -13,22 +16,41 @@ from ..streams import choose_subset
 VARIANTS = ("plain", "antithetic", "stratified")
 
 
-def harmonic(n: torch.Tensor) -> torch.Tensor:
-    """``H_n = sum_{m=1}^{n} 1/m`` for a LongTensor ``n`` (float64, same shape)."""
-    top = max(int(n.max()) if n.numel() else 0, 1)
-    table = torch.cat(
-        [torch.zeros(1, dtype=torch.float64), (1 / torch.arange(1, top + 1, dtype=torch.float64)).cumsum(0)]
+def as_generator(generator: Any, device: torch.device) -> torch.Generator | None:
+    """A ``torch.Generator`` from a generator (kept, on its own device), an int seed (a new
+    generator on ``device``) or None."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return torch.Generator(device=device).manual_seed(generator)
+    raise TypeError(
+        f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}"
     )
+
+
+def harmonic(n: torch.Tensor, top: int) -> torch.Tensor:
+    """``H_n = sum_{m=1}^{n} 1/m`` for a LongTensor ``n`` with entries at most ``top`` (float64,
+    same shape and device; the bound comes from the host, so nothing waits for the device)."""
+    terms = 1 / torch.arange(1, max(top, 1) + 1, dtype=torch.float64, device=n.device)
+    table = torch.cat([torch.zeros(1, dtype=torch.float64, device=n.device), terms.cumsum(0)])
     return table[n]
 
 
-def uniform(shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-    """Float64 uniforms in ``[0, 1)``."""
-    return torch.rand(shape, generator=generator, dtype=torch.float64)
+def uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Float64 uniforms in ``[0, 1)`` on ``device``: drawn on the generator's own device (on
+    ``device`` without one) and moved there."""
+    home = device if generator is None else generator.device
+    return torch.rand(shape, generator=generator, dtype=torch.float64, device=home).to(device)
 
 
 def unit_times(
-    units: int, size: int, variant: str, low: float, high: float, generator: torch.Generator | None
+    units: int,
+    size: int,
+    variant: str,
+    low: float,
+    high: float,
+    generator: torch.Generator | None,
+    device: torch.device,
 ) -> torch.Tensor:
     """Times in ``[low, high]`` for ``units`` units of ``size`` draws each, ``[units * size]``.
 
@@ -40,26 +62,27 @@ def unit_times(
     units are i.i.d., so the spread of unit means gives an honest standard error.
     """
     if variant == "plain":
-        u = uniform((units, size), generator)
+        u = uniform((units, size), generator, device)
     elif variant == "antithetic":
-        first = uniform((units, 1), generator)
+        first = uniform((units, 1), generator, device)
         u = torch.cat([first, 1 - first], dim=1)
     else:
-        u = (torch.arange(size, dtype=torch.float64) + uniform((units, size), generator)) / size
+        strata = torch.arange(size, dtype=torch.float64, device=device)
+        u = (strata + uniform((units, size), generator, device)) / size
     return (low + (high - low) * u).reshape(-1)
 
 
-def harmonic_counts(n: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Masked counts ``m in 1..n_r`` with ``P(m) = 1 / (m H_{n_r})`` per row (inverse CDF; ``n [R]``)."""
-    top = int(n.max())
-    cdf = (1 / torch.arange(1, top + 1, dtype=torch.float64)).cumsum(0)  # H_1..H_top
-    u = uniform(tuple(n.shape), generator) * harmonic(n)
+def harmonic_counts(n: torch.Tensor, top: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Masked counts ``m in 1..n_r`` with ``P(m) = 1 / (m H_{n_r})`` per row (inverse CDF; ``n [R]``
+    with entries at most ``top``)."""
+    cdf = (1 / torch.arange(1, top + 1, dtype=torch.float64, device=n.device)).cumsum(0)  # H_1..H_top
+    u = uniform(tuple(n.shape), generator, n.device) * harmonic(n, top)
     return (torch.searchsorted(cdf, u, right=True) + 1).clamp(max=n)
 
 
 def uniform_counts(n: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Masked counts ``m`` uniform on ``1..n_r`` per row."""
-    u = uniform(tuple(n.shape), generator)
+    u = uniform(tuple(n.shape), generator, n.device)
     return ((u * n).floor().long() + 1).clamp(max=n)
 
 
@@ -67,11 +90,11 @@ def sized_masks(
     eligible: torch.Tensor, counts: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
     """A uniformly random subset of ``counts[r]`` eligible positions per row, bool ``[R, L]``."""
-    return choose_subset(uniform(tuple(eligible.shape), generator), eligible, counts)
+    return choose_subset(uniform(tuple(eligible.shape), generator, eligible.device), eligible, counts)
 
 
 def bernoulli_masks(
     eligible: torch.Tensor, prob: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
     """Each eligible position masked independently with probability ``prob[r]``, bool ``[R, L]``."""
-    return eligible & (uniform(tuple(eligible.shape), generator) < prob[:, None])
+    return eligible & (uniform(tuple(eligible.shape), generator, eligible.device) < prob[:, None])

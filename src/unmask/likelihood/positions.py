@@ -24,18 +24,33 @@ def check_sequences(x: Any, vocab_size: int, name: str = "x") -> torch.Tensor:
     return x
 
 
-def scored_positions(response: Any, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(eligible bool [B, L], n LongTensor [B])`` from a response mask (``None`` = every position).
+def check_response(response: Any) -> torch.Tensor:
+    """A response mask must be a bool tensor ``[B, L]`` or ``[L]`` (its shape is checked against
+    the sequences by :func:`scored_positions`)."""
+    if not torch.is_tensor(response) or response.dtype != torch.bool:
+        got = response.dtype if torch.is_tensor(response) else type(response).__name__
+        raise TypeError(f"response must be a bool tensor [B, L] or [L] (True at scored positions), got {got}")
+    if response.dim() not in (1, 2):
+        raise ValueError(f"response must have shape [B, L] or [L], got shape {tuple(response.shape)}")
+    return response
+
+
+def scored_positions(
+    response: Any, shape: torch.Size, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(eligible bool [B, L], n LongTensor [B])`` on ``device`` from a response mask (``None`` =
+    every position).
 
     ``response`` may be bool ``[B, L]`` or ``[L]`` (shared by every row); each row must score at
     least one position.
     """
     batch, length = shape
     if response is None:
-        return torch.ones(batch, length, dtype=torch.bool), torch.full((batch,), length, dtype=torch.long)
-    if not torch.is_tensor(response) or response.dtype != torch.bool:
-        got = response.dtype if torch.is_tensor(response) else type(response).__name__
-        raise TypeError(f"response must be a bool tensor [B, L] or [L] (True at scored positions), got {got}")
+        return (
+            torch.ones(batch, length, dtype=torch.bool, device=device),
+            torch.full((batch,), length, dtype=torch.long, device=device),
+        )
+    response = check_response(response).to(device)
     if tuple(response.shape) == (length,):
         response = response.expand(batch, length)
     if tuple(response.shape) != (batch, length):

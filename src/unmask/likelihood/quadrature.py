@@ -18,16 +18,23 @@ def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(nodes)
 
 
-def unit_nodes(nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes ``t`` and weights ``dt`` (float64 ``[nodes]``) on ``[0, 1]``."""
+def _on(values: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """A float64 tensor of host values, made on the host and moved to ``device``."""
+    return torch.as_tensor(values, dtype=torch.float64, device="cpu").to(device)
+
+
+def unit_nodes(nodes: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes ``t`` and weights ``dt`` (float64 ``[nodes]`` on ``device``) on ``[0, 1]``."""
     x, w = _legendre(nodes)
-    return torch.as_tensor((x + 1) / 2, dtype=torch.float64), torch.as_tensor(w / 2, dtype=torch.float64)
+    return _on((x + 1) / 2, device), _on(w / 2, device)
 
 
-def log_time_nodes(low: float, high: float, nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes ``t`` and weights ``dt`` on ``[low, high]`` (``0 < low < high``), placed in ``u = log t``
-    (``dt = t du``)."""
+def log_time_nodes(
+    low: float, high: float, nodes: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes ``t`` and weights ``dt`` (float64 ``[nodes]`` on ``device``) on ``[low, high]``
+    (``0 < low < high``), placed in ``u = log t`` (``dt = t du``)."""
     x, w = _legendre(nodes)
     a, b = math.log(low), math.log(high)
-    t = torch.as_tensor(a + (x + 1) / 2 * (b - a), dtype=torch.float64).exp()
-    return t, torch.as_tensor(w / 2 * (b - a), dtype=torch.float64) * t
+    t = _on(a + (x + 1) / 2 * (b - a), device).exp()
+    return t, _on(w / 2 * (b - a), device) * t

@@ -1,6 +1,8 @@
 """Scoring drawn mask sets with a denoiser: one batched call per chunk of draws.
 
-``token_nll`` turns a denoiser call into ``-log p(x_i | z)`` per position (float64 log-softmax);
+``token_nll`` turns a denoiser call into ``-log p(x_i | z)`` per position, read from the logits a
+few positions at a time (:meth:`unmask.probabilities.Probabilities.log_prob_of`: float64
+accumulation, never a float64 ``[R, L, V]``);
 ``masked_units`` draws one unit per requested sequence with a masked estimator and returns the
 unit estimates ``mean over the unit of W g(M)``.
 """
@@ -10,15 +12,23 @@ from __future__ import annotations
 import torch
 
 from ..denoisers import check_logits
+from ..probabilities import Probabilities
 from .estimators import MaskDraw, MaskedEstimator
 
 
-def token_nll(denoiser, z: torch.Tensor, t: torch.Tensor, x: torch.Tensor, vocab_size: int) -> torch.Tensor:
+def token_nll(
+    denoiser,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    vocab_size: int,
+    where: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``-log softmax(f(z, t))[x_i]`` float64 ``[R, L]`` for states ``z [R, L]``, times ``t [R]`` and
-    clean targets ``x [R, L]`` (``inf`` where the model gives ``x_i`` probability 0)."""
+    clean targets ``x [R, L]`` (``inf`` where the model gives ``x_i`` probability 0); with
+    ``where`` (bool ``[R, L]``) only those positions are read and the others are 0."""
     logits = check_logits(denoiser(z, t), z.shape[0], z.shape[1], vocab_size)
-    log_probs = torch.log_softmax(logits.to(torch.float64), dim=-1)
-    return -log_probs.gather(-1, x.unsqueeze(-1)).squeeze(-1)
+    return -Probabilities(logits).log_prob_of(x, dtype=torch.float64, where=where)
 
 
 def masked_sum(nll: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -61,5 +71,5 @@ def masked_units(
     """One unit estimate ``[U]`` for each sequence ``index[u]`` of ``x [B, L]``."""
     rows, draw = draw_rows(estimator, index, eligible, n, generator)
     z = torch.where(draw.masks, vocab_size, x[rows])
-    g = masked_sum(token_nll(denoiser, z, draw.t, x[rows], vocab_size), draw.masks)
+    g = masked_sum(token_nll(denoiser, z, draw.t, x[rows], vocab_size, where=draw.masks), draw.masks)
     return unit_means(weighted(draw, g), estimator.unit_size)

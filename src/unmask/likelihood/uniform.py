@@ -25,6 +25,11 @@ gap), plus each step's factorisation gap with ``N`` steps; so it is ``>= H(pi)``
 not ``>= -log pi(x)`` for every ``x``. With ``t_min = 0`` the continuous estimator's variance is
 infinite (a flipped token gives ``r ~ 1/t``); keep ``t_min > 0`` for Monte Carlo.
 
+Every per-position term reads the model's logits in their own dtype, through
+:class:`~unmask.probabilities.Probabilities`, and builds its float64 rows ``[m, S]`` for a piece of
+positions at a time (:func:`unmask.pieces.at_positions`): no float64 ``[R, L, S]`` tensor exists,
+whatever the vocabulary.
+
 Conditional (``eligible``): the prompt is never noised and only response positions add terms; the
 denoiser must then be the posterior given a clean prompt (an exact target's
 ``uniform_denoiser`` is not: it treats every position as noised).
@@ -35,12 +40,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .. import checks
 from ..denoisers import check_logits
 from ..grids import uniform_time
+from ..laws import per_position
+from ..pieces import at_positions
+from ..probabilities import Probabilities
 from ..processes import UniformProcess
+from ..processes.uniform import _through_kernel, _tweedie
 from . import masks as draws
 from .estimators import check_variant
 from .quadrature import log_time_nodes
@@ -50,63 +58,84 @@ from .scoring import unit_means
 EXACT_NODES = 128
 #: The most states ``V^L`` the exact enumeration visits.
 MAX_EXACT_STATES = 1 << 12
+#: ``(fill, dtype)`` of a per-position float64 term (0 at positions that are not scored).
+_TERM = ((0.0, torch.float64),)
 
 
 def _model(denoiser, z: torch.Tensor, t: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """Float64 log posterior marginals ``[R, L, S]``."""
-    logits = check_logits(denoiser(z, t), z.shape[0], z.shape[1], vocab_size)
-    return torch.log_softmax(logits.to(torch.float64), dim=-1)
+    """The denoiser's logits ``[R, L, S]`` at states ``z [R, L]`` and times ``t [R]``, checked, in
+    the model's own dtype (read through :class:`~unmask.probabilities.Probabilities`)."""
+    return check_logits(denoiser(z, t), z.shape[0], z.shape[1], vocab_size)
 
 
-def _kernel(abar: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
-    """Rows ``K[index_i, :]`` ``[R, L, S]`` of kernels with weights ``abar [R]``."""
-    onehot = F.one_hot(index, size).to(torch.float64)
-    a = abar.reshape(-1, 1, 1)
-    return a * onehot + (1 - a) / size
+def _kernel_rows(abar: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows ``K[index, :] = abar 1{v = index} + (1 - abar)/S`` float64 ``[m, S]`` of kernels of
+    weight ``abar [m, 1]`` at values ``index [m, 1]``."""
+    off = (1 - abar) / size
+    return off.expand(-1, size).contiguous().scatter(-1, index, off + abar)
 
 
 def noised(
     process: UniformProcess, x: torch.Tensor, eligible: torch.Tensor, t: torch.Tensor, size: int, generator
 ) -> torch.Tensor:
-    """``z ~ q_t(. | x)`` at scored positions; the prompt stays clean."""
-    return torch.where(eligible, process.corrupt(x, t, size, generator), x)
+    """``z ~ q_t(. | x)`` at scored positions; the prompt stays clean. A generator draws on its own
+    device; the draw comes back to ``x``'s."""
+    home = x.device if generator is None else generator.device
+    z = process.corrupt(x.to(home), t.to(home), size, generator).to(x.device)
+    return torch.where(eligible, z, x)
 
 
-def rate_integrand(process, log_probs, z, t, x, eligible) -> torch.Tensor:
-    """``(sigma(t)/S) sum_{i scored} sum_{v != z_i} f(r_iv, s_iv)`` ``[R]`` (module docstring)."""
-    size = log_probs.shape[-1]
-    k_x = _kernel(process.kernel_weight(t), x, size)
-    r = k_x / k_x.gather(-1, z.unsqueeze(-1))
-    s = process.score(log_probs.exp(), z, t)
-    f = s - r + r * (r.log() - s.log())
-    f = torch.where(F.one_hot(z, size).bool(), 0.0, f)
-    per_row = torch.where(eligible, f.sum(-1), 0.0).sum(-1)
-    return process.schedule.rate(t) / size * per_row
+def rate_integrand(process, probs: Probabilities, z, t, x, eligible) -> torch.Tensor:
+    """``(sigma(t)/S) sum_{i scored} sum_{v != z_i} f(r_iv, s_iv)`` ``[R]`` (module docstring), for
+    the model's ``probs [R, L, S]`` at ``z [R, L]``, times ``t [R]`` and clean ``x [R, L]``; the
+    float64 rows of ``r`` and ``s`` exist a piece of positions at a time."""
+    size, length = probs.shape[-1], z.shape[-1]
+    abar = process.kernel_weight(t)
+
+    def compute(index):
+        weight, current, clean = (per_position(v, index, length) for v in (abar, z, x))
+        k_x = _kernel_rows(weight, clean, size)
+        r = k_x / k_x.gather(-1, current)
+        s = _through_kernel(probs.rows(index), current, weight, weight)  # the concrete score
+        f = (s - r + r * (r.log() - s.log())).scatter(-1, current, 0.0)
+        return (f.sum(-1),)
+
+    (per_token,) = at_positions(eligible, compute, size, _TERM)
+    return process.schedule.rate(t) / size * per_token.sum(-1)
 
 
-def step_kl(process, log_probs, z, t, s, x, eligible) -> torch.Tensor:
-    """``sum_{i scored} KL(q(z_s^i | z_i, x_i) || p(z_s^i | z))`` ``[R]`` for a step ``t -> s``."""
-    size = log_probs.shape[-1]
+def step_kl(process, probs: Probabilities, z, t, s, x, eligible) -> torch.Tensor:
+    """``sum_{i scored} KL(q(z_s^i | z_i, x_i) || p(z_s^i | z))`` ``[R]`` for a step ``t -> s``
+    (times ``[R]``), with ``p`` the Tweedie law of the model's ``probs [R, L, S]``; computed a
+    piece of positions at a time."""
+    size, length = probs.shape[-1], z.shape[-1]
     abar_t, abar_s = process.kernel_weight(t), process.kernel_weight(s)
-    forward = _kernel(abar_s, x, size) * _kernel(abar_t / abar_s, z, size)  # K_s[x, b] K_{t|s}[b, z]
-    q = forward / forward.sum(-1, keepdim=True)
-    p = process.tweedie_law(log_probs.exp(), z, t, s)
-    kl = torch.where(q > 0, q * (q.log() - p.log()), 0.0).sum(-1)
-    return torch.where(eligible, kl, 0.0).sum(-1)
+    abar_ts = abar_t / abar_s
+
+    def compute(index):
+        columns = (z, x, abar_t, abar_s, abar_ts)
+        current, clean, a_t, a_s, a_ts = (per_position(v, index, length) for v in columns)
+        # q(z_s = b | z_t, x) is proportional to K_s[x, b] K_{t|s}[b, z_t]
+        forward = _kernel_rows(a_s, clean, size) * _kernel_rows(a_ts, current, size)
+        q = forward / forward.sum(-1, keepdim=True)
+        p = _tweedie(probs.rows(index), current, a_t, a_s)
+        return (torch.where(q > 0, q * (q.log() - p.log()), 0.0).sum(-1),)
+
+    (per_token,) = at_positions(eligible, compute, size, _TERM)
+    return per_token.sum(-1)
 
 
-def reconstruction(log_probs, x, eligible) -> torch.Tensor:
+def reconstruction(probs: Probabilities, x, eligible) -> torch.Tensor:
     """``sum_{i scored} -log p(x_i | z)`` ``[R]``."""
-    nll = -log_probs.gather(-1, x.unsqueeze(-1)).squeeze(-1)
-    return torch.where(eligible, nll, 0.0).sum(-1)
+    return -probs.log_prob_of(x, dtype=torch.float64, where=eligible).sum(-1)
 
 
 def prior_kl(process: UniformProcess, n: torch.Tensor, size: int) -> torch.Tensor:
     """``n KL(K_1[a, :] || U)`` ``[B]`` (the same for every ``a``)."""
-    abar = process.kernel_weight(1.0)
+    abar = process.kernel_weight(1.0)  # a host scalar
     stay, move = abar + (1 - abar) / size, (1 - abar) / size
     per_token = torch.xlogy(stay, size * stay) + (size - 1) * torch.xlogy(move, size * move)
-    return n.to(torch.float64) * per_token
+    return n.to(torch.float64) * float(per_token)
 
 
 @dataclass(frozen=True)
@@ -145,38 +174,41 @@ class UniformBound:
         return 2 if self.steps is None else 1
 
     def units(self, denoiser, x, eligible, n, index, vocab_size, generator) -> torch.Tensor:
-        """One unit estimate ``[U]`` for each sequence ``index[u]``."""
+        """One unit estimate ``[U]`` for each sequence ``index[u]`` (on ``x``'s device)."""
         rows = index.repeat_interleave(self.unit_size)
         x_r, e_r = x[rows], eligible[rows]
-        t_min = self.process.t_min
+        t_min, device = self.process.t_min, x.device
         if self.steps is None:
-            t = draws.unit_times(len(index), self.unit_size, self.variant, t_min, 1.0, generator)
+            t = draws.unit_times(len(index), self.unit_size, self.variant, t_min, 1.0, generator, device)
             t_end = torch.full_like(t, t_min)
             z = noised(self.process, x_r, e_r, t, vocab_size, generator)
             z_end = noised(self.process, x_r, e_r, t_end, vocab_size, generator)
-            log_probs = _model(denoiser, torch.cat([z, z_end]), torch.cat([t, t_end]), vocab_size)
-            path = rate_integrand(self.process, log_probs[: len(rows)], z, t, x_r, e_r)
-            values = (1 - t_min) * path + reconstruction(log_probs[len(rows) :], x_r, e_r)
+            logits = _model(denoiser, torch.cat([z, z_end]), torch.cat([t, t_end]), vocab_size)
+            path = rate_integrand(self.process, Probabilities(logits[: len(rows)]), z, t, x_r, e_r)
+            end = reconstruction(Probabilities(logits[len(rows) :]), x_r, e_r)
+            values = (1 - t_min) * path + end
         else:
-            grid = uniform_time(self.steps, t_end=t_min)
-            j = (draws.uniform((len(rows),), generator) * (self.steps + 1)).long().clamp(max=self.steps)
+            grid = uniform_time(self.steps, t_end=t_min).to(device)
+            u = draws.uniform((len(rows),), generator, device)
+            j = (u * (self.steps + 1)).long().clamp(max=self.steps)
             t, s = grid[j], grid[(j + 1).clamp(max=self.steps)]
             z = noised(self.process, x_r, e_r, t, vocab_size, generator)
-            log_probs = _model(denoiser, z, t, vocab_size)
-            kl = step_kl(self.process, log_probs, z, t, s, x_r, e_r)
-            terms = torch.where(j < self.steps, kl, reconstruction(log_probs, x_r, e_r))
+            probs = Probabilities(_model(denoiser, z, t, vocab_size))
+            stepping = (j < self.steps)[:, None]  # the others draw the reconstruction term
+            kl = step_kl(self.process, probs, z, t, s, x_r, e_r & stepping)
+            terms = torch.where(j < self.steps, kl, reconstruction(probs, x_r, e_r & ~stepping))
             values = (self.steps + 1) * terms
         return unit_means(values, self.unit_size) + prior_kl(self.process, n[index], vocab_size)
 
 
-def all_states(vocab_size: int, length: int) -> torch.Tensor:
-    """Every sequence ``[V^L, L]`` (row-major)."""
+def all_states(vocab_size: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Every sequence ``[V^L, L]`` (row-major) on ``device``."""
     if vocab_size**length > MAX_EXACT_STATES:
         raise ValueError(
             f"the exact uniform NELBO enumerates V^L = {vocab_size}^{length} = {vocab_size**length} states, "
             f"more than {MAX_EXACT_STATES}; use method='time-integral' or 'discrete' (Monte Carlo)"
         )
-    grids = torch.meshgrid(*[torch.arange(vocab_size)] * length, indexing="ij")
+    grids = torch.meshgrid(*[torch.arange(vocab_size, device=device)] * length, indexing="ij")
     return torch.stack([g.reshape(-1) for g in grids], dim=-1)
 
 
@@ -191,37 +223,39 @@ def exact_uniform_terms(
 ) -> tuple[torch.Tensor, int, int]:
     """The exact NELBO ``[B]`` by enumerating every state at each time; also the denoiser calls
     made and the states visited per sequence. The denoiser sees each state once per time, for every
-    sequence at once."""
+    sequence at once; each sequence reads those outputs through a row map (no copy)."""
     batch, length = x.shape
-    states = all_states(vocab_size, length)
+    device = x.device
+    states = all_states(vocab_size, length, device)
     count = len(states)
     x_r, e_r = x.repeat_interleave(count, 0), eligible.repeat_interleave(count, 0)
     z_r = states.repeat(batch, 1)
+    same = (z_r == x_r).to(torch.float64)
+    shared = torch.arange(count, device=device).repeat(batch)  # row of sequence b's state k
     t_min = process.t_min
+    # the times and weights are read on the host, one denoiser call per time
     if steps is None:
-        times, weights = log_time_nodes(max(t_min, 1e-12), 1.0, nodes)
-        ends = times
+        nodes_t, nodes_w = log_time_nodes(max(t_min, 1e-12), 1.0, nodes, device="cpu")
+        times, ends, weights = nodes_t.tolist(), [], nodes_w.tolist()
     else:
-        grid = uniform_time(steps, t_end=t_min)
-        times, ends, weights = grid[:-1], grid[1:], torch.ones(steps, dtype=torch.float64)
-    times = torch.cat([times, torch.tensor([t_min], dtype=torch.float64)])
+        grid = uniform_time(steps, t_end=t_min).tolist()
+        times, ends, weights = grid[:-1], grid[1:], [1.0] * steps
+    times = [*times, t_min]
     total = prior_kl(process, eligible.sum(-1), vocab_size)
-    for k, time in enumerate(times.tolist()):
-        t = torch.full((count,), time, dtype=torch.float64)
-        log_probs = _model(denoiser, states, t, vocab_size).repeat(batch, 1, 1)
+    for k, time in enumerate(times):
+        t = torch.full((count,), time, dtype=torch.float64, device=device)
+        probs = Probabilities(_model(denoiser, states, t, vocab_size), rows=shared)
         t_r = t.repeat(batch)
-        kernel = (
-            _kernel(process.kernel_weight(t_r), x_r, vocab_size).gather(-1, z_r.unsqueeze(-1)).squeeze(-1)
-        )
-        law = torch.where(e_r, kernel, (z_r == x_r).to(torch.float64)).prod(-1)  # q_t(z | x) [B V^L]
+        abar = process.kernel_weight(t_r)[:, None]
+        kernel = abar * same + (1 - abar) / vocab_size  # K_t[x_i, z_i]
+        law = torch.where(e_r, kernel, same).prod(-1)  # q_t(z | x) [B V^L]
         if k == len(times) - 1:
-            term = reconstruction(log_probs, x_r, e_r)
-            weight = 1.0
+            term, weight = reconstruction(probs, x_r, e_r), 1.0
         elif steps is None:
-            term, weight = rate_integrand(process, log_probs, z_r, t_r, x_r, e_r), float(weights[k])
+            term, weight = rate_integrand(process, probs, z_r, t_r, x_r, e_r), weights[k]
         else:
-            s_r = torch.full_like(t_r, float(ends[k]))
-            term, weight = step_kl(process, log_probs, z_r, t_r, s_r, x_r, e_r), 1.0
+            s_r = torch.full_like(t_r, ends[k])
+            term, weight = step_kl(process, probs, z_r, t_r, s_r, x_r, e_r), weights[k]
         contribution = torch.where(law > 0, law * term, 0.0).reshape(batch, count).sum(-1)
         total = total + weight * contribution
     return total, len(times), count * len(times)

@@ -23,20 +23,22 @@ time-agnostic denoiser, as every exact one is).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import fields
+from typing import Any, NamedTuple
 
 import torch
 
 from .. import checks
-from ..schedules import LinearSchedule, Schedule
-from .estimators import MaskedEstimator, TimeIntegral, build_estimator
+from .estimators import MaskedEstimator, TimeIntegral
 from .exact import all_masks, per_row_weights, subset_losses
-from .nelbo import DEFAULT_EPS
+from .options import BUDGET_OPTIONS, LikelihoodOptions
 from .positions import check_sequences, scored_positions
 from .quadrature import log_time_nodes
 
 #: Gauss-Legendre nodes (in log t) per stratum, or over ``[eps, 1]``, for coupled-time units.
 UNIT_NODES = 256
+#: The options the exact moments take: every option that is not a Monte-Carlo budget.
+MOMENT_OPTIONS = tuple(f.name for f in fields(LikelihoodOptions) if f.name not in (*BUDGET_OPTIONS, "method"))
 
 
 class DrawMoments(NamedTuple):
@@ -63,13 +65,20 @@ class _Problem(NamedTuple):
     n: torch.Tensor
 
 
-def _problem(method, shape, schedule, eps, variant, strata, steps, response) -> _Problem:
-    estimator = build_estimator(
-        method, schedule or LinearSchedule(), eps=DEFAULT_EPS if eps is None else eps,
-        variant=variant, strata=strata, steps=steps,
-    )  # fmt: skip
-    eligible, n = scored_positions(response, shape)
-    return _Problem(estimator, all_masks(shape[1]), eligible, n)
+def _options(caller: str, method: str, options: dict[str, Any]) -> LikelihoodOptions:
+    """The options of an exact moment computation: a masked Monte-Carlo method, no budget."""
+    chosen = LikelihoodOptions.build(caller, {"method": method, **options}, ("method", *MOMENT_OPTIONS))
+    if chosen.uniform or chosen.method == "exact":
+        raise ValueError(
+            f"{caller} gives the moments of one draw of a masked Monte-Carlo estimator; "
+            f"got method={chosen.method!r} on the {chosen.forward_process.name} process"
+        )
+    return chosen
+
+
+def _problem(chosen: LikelihoodOptions, shape: torch.Size, device: torch.device) -> _Problem:
+    eligible, n = scored_positions(chosen.response, shape, device)
+    return _Problem(chosen.masked_estimator(), all_masks(shape[1], device), eligible, n)
 
 
 def _sum(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -80,14 +89,14 @@ def _by_size(problem: _Problem, values: torch.Tensor) -> torch.Tensor:
     """``G[b, k] = sum over sets A of size k inside row b's scored positions of values[b, A]``."""
     inside = ~(problem.masks[None] & ~problem.eligible[:, None, :]).any(-1)
     size = problem.masks.sum(-1).expand(len(values), -1)
-    out = torch.zeros(len(values), problem.masks.shape[1] + 1, dtype=torch.float64)
+    out = torch.zeros(len(values), problem.masks.shape[1] + 1, dtype=torch.float64, device=values.device)
     return out.scatter_add_(1, size, torch.where(inside, values, 0.0))
 
 
 def _time_conditional(estimator: TimeIntegral, t, n, g1, g2):
     """``E[Y | t]`` and ``E[Y^2 | t]`` ``[B, Q]`` for times ``t [Q]``."""
     schedule = estimator.schedule
-    k = torch.arange(g1.shape[1], dtype=torch.float64)[None, :, None]
+    k = torch.arange(g1.shape[1], dtype=torch.float64, device=g1.device)[None, :, None]
     m, alpha = schedule.masked_fraction(t), schedule.alpha(t)
     power = (n.to(torch.float64)[:, None, None] - k).clamp(min=0)
     law = m**k * alpha**power  # P(M = A | t) for |A| = k, [B, K, Q]
@@ -98,11 +107,11 @@ def _time_conditional(estimator: TimeIntegral, t, n, g1, g2):
 def _coupled_time_moments(problem: _Problem, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and unit variance of an antithetic or stratified time-integral unit."""
     estimator = problem.estimator
-    assert isinstance(estimator, TimeIntegral)
+    assert isinstance(estimator, TimeIntegral)  # only its variants couple draws
     g1, g2 = _by_size(problem, g), _by_size(problem, g**2)
-    eps, width = estimator.eps, 1 - estimator.eps
+    eps, width, device = estimator.eps, 1 - estimator.eps, g.device
     if estimator.variant == "antithetic":
-        t, dt = log_time_nodes(eps, 1.0, UNIT_NODES)
+        t, dt = log_time_nodes(eps, 1.0, UNIT_NODES, device)
         first, second = _time_conditional(estimator, t, problem.n, g1, g2)
         mirror, _ = _time_conditional(estimator, 1 + eps - t, problem.n, g1, g2)
         mean = (first * dt).sum(-1) / width
@@ -110,10 +119,10 @@ def _coupled_time_moments(problem: _Problem, g: torch.Tensor) -> tuple[torch.Ten
         return mean, square - mean**2
     strata = estimator.strata
     edges = [eps + width * j / strata for j in range(strata + 1)]
-    mean = torch.zeros(len(g), dtype=torch.float64)
+    mean = torch.zeros(len(g), dtype=torch.float64, device=device)
     variance = torch.zeros_like(mean)
     for low, high in zip(edges[:-1], edges[1:], strict=True):
-        t, dt = log_time_nodes(low, high, UNIT_NODES // 4)
+        t, dt = log_time_nodes(low, high, UNIT_NODES // 4, device)
         first, second = _time_conditional(estimator, t, problem.n, g1, g2)
         within_mean = (first * dt).sum(-1) / (high - low)
         within_square = (second * dt).sum(-1) / (high - low)
@@ -126,7 +135,7 @@ def _unit_moments(problem: _Problem, g: torch.Tensor) -> tuple[torch.Tensor, tor
     if problem.estimator.unit_size > 1:
         return _coupled_time_moments(problem, g)
     first, second = (
-        per_row_weights(lambda size, p=p: problem.estimator.weight_moment(size, p), problem.masks,
+        per_row_weights(lambda size, p=p: problem.estimator.weight_moment(size, p, g.device), problem.masks,
                         problem.eligible, problem.n)
         for p in (1, 2)
     )  # fmt: skip
@@ -134,69 +143,48 @@ def _unit_moments(problem: _Problem, g: torch.Tensor) -> tuple[torch.Tensor, tor
     return mean, _sum(second, g**2) - mean**2
 
 
-def unit_moments(
-    losses: torch.Tensor,
-    method: str = "time-free",
-    *,
-    schedule: Schedule | None = None,
-    eps: float | None = None,
-    variant: str = "plain",
-    strata: int = 8,
-    steps: int | None = None,
-    response: torch.Tensor | None = None,
-) -> DrawMoments:
+def unit_moments(losses: torch.Tensor, method: str = "time-free", **options: Any) -> DrawMoments:
     """Exact mean and unit variance of ``method`` from the mask-set losses ``g [B, 2^L]`` of
     :func:`~.exact.subset_losses` (compute them once, compare every method without new denoiser
-    calls)."""
+    calls). ``options``: the fields of :class:`~.options.LikelihoodOptions` that are not a budget
+    (:data:`MOMENT_OPTIONS`)."""
     if not torch.is_tensor(losses) or losses.dim() != 2 or losses.shape[1] & (losses.shape[1] - 1):
         raise ValueError(
             "losses must be the [B, 2^L] tensor of subset_losses(denoiser, x, vocab_size, schedule)"
         )
+    chosen = _options("unit_moments", method, options)
     length = losses.shape[1].bit_length() - 1
-    problem = _problem(method, (len(losses), length), schedule, eps, variant, strata, steps, response)
+    problem = _problem(chosen, torch.Size((len(losses), length)), losses.device)
     return DrawMoments(*_unit_moments(problem, losses.to(torch.float64)))
 
 
 def draw_moments(
-    denoiser,
-    x: torch.Tensor,
-    vocab_size: int,
-    method: str = "time-free",
-    *,
-    schedule: Schedule | None = None,
-    **options,
+    denoiser, x: torch.Tensor, vocab_size: int, method: str = "time-free", **options: Any
 ) -> DrawMoments:
-    """Exact mean and unit variance of ``method`` (options ``eps``, ``variant``, ``strata``,
-    ``steps``, ``response`` as for :func:`unmask.likelihood.nelbo`) for each sequence of
-    ``x [B, L]``: what a Monte-Carlo run's ``nll`` averages to and what its ``variance`` estimates."""
+    """Exact mean and unit variance of ``method`` (``options``: ``schedule``, ``process``, ``eps``,
+    ``variant``, ``strata``, ``steps``, ``response`` as for :func:`unmask.likelihood.nelbo`) for
+    each sequence of ``x [B, L]``: what a Monte-Carlo run's ``nll`` averages to and what its
+    ``variance`` estimates."""
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     x = check_sequences(x, vocab_size)
-    _, g = subset_losses(denoiser, x, vocab_size, schedule or LinearSchedule())
-    return unit_moments(g, method, schedule=schedule, **options)
+    chosen = _options("draw_moments", method, options)
+    problem = _problem(chosen, x.shape, x.device)
+    _, g = subset_losses(denoiser, x, vocab_size, problem.estimator.schedule)
+    return DrawMoments(*_unit_moments(problem, g))
 
 
 def ratio_moments(
-    denoiser,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    vocab_size: int,
-    method: str = "time-free",
-    *,
-    schedule: Schedule | None = None,
-    eps: float | None = None,
-    variant: str = "plain",
-    strata: int = 8,
-    steps: int | None = None,
-    response: torch.Tensor | None = None,
+    denoiser, x: torch.Tensor, y: torch.Tensor, vocab_size: int, method: str = "time-free", **options: Any
 ) -> RatioMoments:
-    """Exact moments of one unit of the coupled difference ``Y_x - Y_y`` for aligned ``x, y [B, L]``."""
+    """Exact moments of one unit of the coupled difference ``Y_x - Y_y`` for aligned ``x, y [B, L]``
+    (``options`` as for :func:`draw_moments`)."""
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     x, y = check_sequences(x, vocab_size, "x"), check_sequences(y, vocab_size, "y")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    problem = _problem(method, x.shape, schedule, eps, variant, strata, steps, response)
+    problem = _problem(_options("ratio_moments", method, options), x.shape, x.device)
     _, g_x = subset_losses(denoiser, x, vocab_size, problem.estimator.schedule)
-    _, g_y = subset_losses(denoiser, y, vocab_size, problem.estimator.schedule)
+    _, g_y = subset_losses(denoiser, y.to(x.device), vocab_size, problem.estimator.schedule)
     mean, coupled = _unit_moments(problem, g_x - g_y)
     _, var_x = _unit_moments(problem, g_x)
     _, var_y = _unit_moments(problem, g_y)
