@@ -102,6 +102,8 @@ class EnumerationContext(StepContext):
             self._digits = padded.view(torch.int64)  # [states, words]
         self._known: list[tuple[torch.Tensor, torch.Tensor]] = []  # rows built here and their codes
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._arenas: list[tuple[torch.Tensor, ...] | None] = [None, None]
+        self._turn = 0
 
     # -- frames ------------------------------------------------------------------------------------
     @property
@@ -150,6 +152,23 @@ class EnumerationContext(StepContext):
             if rows is z:
                 return codes
         return state_codes(z, self.base)
+
+    def _outcome_buffers(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masses, codes and roots ``[size]`` for a move's outcomes, in one of two arenas kept for
+        the run and used in turn: a move reads the previous move's masses and roots while it
+        writes its own, and fresh large tensors would cost a page fault per page written. Codes
+        remembered from the arena about to be written are forgotten first."""
+        self._turn = 1 - self._turn
+        arena = self._arenas[self._turn]
+        if arena is None or len(arena[0]) < size:
+            arena = tuple(
+                torch.empty(size, dtype=dtype, device=self.device)
+                for dtype in (torch.float64, torch.long, torch.long)
+            )
+            self._arenas[self._turn] = arena
+        start = arena[1].data_ptr()
+        self._known = [(rows, codes) for rows, codes in self._known if codes.data_ptr() != start]
+        return tuple(buffer[:size] for buffer in arena)
 
     def _remember(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         self._known = [*self._known[-3:], (z, codes)]
@@ -238,7 +257,7 @@ class EnumerationContext(StepContext):
             zeros = torch.zeros(len(fresh), dtype=torch.float64, device=self.device)
             table[fresh] = self._evaluate(function, code_digits(fresh, self.base, z.shape[1]), zeros)
             known[fresh] = True
-        return Probabilities(dense=table, rows=codes)
+        return Probabilities(dense=table, rows=codes.clone())
 
     def denoise(self, z, t):
         return self._unique_call(self.denoiser, z, t)
@@ -280,9 +299,7 @@ class EnumerationContext(StepContext):
             )
         # Where each row's eligible positions sit in ``options`` (they are consecutive there).
         first_slot = count.cumsum(0) - count
-        out_mass = torch.empty(outcomes, dtype=torch.float64, device=self.device)
-        out_code = torch.empty(outcomes, dtype=torch.long, device=self.device)
-        out_root = torch.empty(outcomes, dtype=torch.long, device=self.device)
+        out_mass, out_code, out_root = self._outcome_buffers(outcomes)
         positions = torch.arange(length, device=self.device)
         start = 0
         for m in (m for m, rows in enumerate(sizes) if rows):
@@ -446,7 +463,7 @@ class EnumerationContext(StepContext):
 
     def align(self, x):
         if isinstance(x, Probabilities):
-            return x.take(self.root)
+            return x.take(self.root.clone())  # the roots live in an arena that a later move rewrites
         return x[self.root]
 
     def record(self, name, values):

@@ -83,7 +83,7 @@ def run_law(
     _check_size(vocab_size, length, process)
     sampler = resolve_sampler(sampler, process, steps, length)
     times = make_grid(grid, steps, process.schedule, process.t_end, device) if sampler.uses_grid else None
-    start_time = float(times[0]) if times is not None else 1.0
+    start_time = float(times[0].detach()) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
     if denoiser is None:
         denoiser = process.exact_denoiser(target)

@@ -84,7 +84,7 @@ def path_kl(
     if isinstance(sampler, FirstHitting):
         return block_path_kl(profile, [1] * target.length, entropy)
     if isinstance(sampler, KRandom):
-        sizes = sampler.sizes if sampler.sizes is not None else [sampler.k or 1] * target.length
+        sizes = sampler.sizes_for(target.length)
         return block_path_kl(profile, sizes, entropy)
     if isinstance(sampler, Ancestral):
         times = make_grid(grid, steps, process.schedule, device="cpu")

@@ -172,8 +172,9 @@ class Sampler(ABC):
         """Hook for samplers whose configuration depends on ``steps`` (for example block sizes)."""
         return self
 
-    def active(self, ctx: StepContext, z: torch.Tensor) -> torch.Tensor:
-        """Bool ``[n]``: the rows that take the next step; sampling ends when none does."""
+    def active(self, ctx: StepContext, z: torch.Tensor, index: int) -> torch.Tensor:
+        """Bool ``[n]``: the rows that take step ``index``; sampling ends when none does (a grid
+        sampler also ends with its grid)."""
         return ctx.process.has_work(ctx, z)
 
     def max_steps(self, length: int) -> int | None:

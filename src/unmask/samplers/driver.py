@@ -199,6 +199,22 @@ def check_cond(cond, batch: int, device: torch.device) -> dict[str, torch.Tensor
     return dict(cond)
 
 
+def check_row_ids(row_ids, batch: int, device: torch.device) -> torch.Tensor:
+    """The rows' global ids ``[B]`` in the random streams (``0..B-1`` by default)."""
+    if row_ids is None:
+        return torch.arange(batch, device=device)
+    if not torch.is_tensor(row_ids) or row_ids.dtype not in (torch.int64, torch.int32):
+        got = row_ids.dtype if torch.is_tensor(row_ids) else type(row_ids).__name__
+        raise TypeError(f"row_ids must be an integer tensor [B] of global row ids, got {got}")
+    if tuple(row_ids.shape) != (batch,):
+        raise ValueError(f"row_ids must have shape [B] = [{batch}], got shape {tuple(row_ids.shape)}")
+    if row_ids.device != device:
+        raise ValueError(f"row_ids is on {row_ids.device}, but the run is on {device}; move it there")
+    if row_ids.numel() and int(row_ids.min()) < 0:
+        raise ValueError(f"row_ids must be non-negative, got {int(row_ids.min())}")
+    return row_ids.long()
+
+
 def position_elements(exists: torch.Tensor) -> torch.Tensor:
     """Each position's name in the random streams ``[B, L]``: its rank among the row's existing
     positions (padding gets ranks after them), so that a padded row draws what it would alone."""
@@ -223,6 +239,7 @@ def sample(
     cond: Mapping[str, torch.Tensor] | None = None,
     device: torch.device | str | None = None,
     generator: torch.Generator | int | None = None,
+    row_ids: torch.Tensor | None = None,
     draw_dtype: torch.dtype = torch.float64,
     return_trajectory: bool = False,
     final_denoise: bool = True,
@@ -252,6 +269,9 @@ def sample(
             is created there and the denoiser is called there.
         generator: a ``torch.Generator`` or an int seed; row ``b`` gets the same tokens for the
             same seed whatever the batch size, the padding and the device.
+        row_ids: LongTensor ``[B]``: the rows' global ids in the random streams (default
+            ``0..B-1``); a row draws what it draws with that id in any batch (sharding a batch
+            across processes, or one prompt alone).
         draw_dtype: dtype of the uniforms and probabilities used for draws (float64 by default;
             float32 reproduces the precision loss of spec §9.1 and is for comparisons only).
         return_trajectory: keep every intermediate state.
@@ -277,12 +297,12 @@ def sample(
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
     check_accepts(denoiser, list(cond))
-    start_time = float(times[0]) if times is not None else 1.0
+    start_time = float(times[0].detach()) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
 
     free = (z == vocab_size) & exists
     elements = position_elements(exists)
-    streams = RowStreams(seed_from(generator), torch.arange(batch, device=device), draw_dtype)
+    streams = RowStreams(seed_from(generator), check_row_ids(row_ids, batch, device), draw_dtype)
     calls = ModelCalls(
         denoiser, batch, length, vocab_size, device, cond, reuse=is_time_agnostic(denoiser),
         keep_graph=differentiable, record=record,
@@ -319,7 +339,7 @@ def sample(
         steps=taken,
         grid=times,
         trajectory=torch.stack(states) if states is not None else None,
-        diagnostics={name: float(values.mean()) for name, values in ctx.diagnostics.items()},
+        diagnostics={name: float(values.detach().mean()) for name, values in ctx.diagnostics.items()},
         sampler=sampler,
         log_prob=ctx.log_prob,
         records=calls.records,

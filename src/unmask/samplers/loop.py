@@ -53,7 +53,7 @@ def run_steps(
     index = 0
     while total is None or index < total:
         s = None if times is None else times[index + 1]
-        frame = ctx.begin_step(index, sampler.active(ctx, z), z, t, s)
+        frame = ctx.begin_step(index, sampler.active(ctx, z, index), z, t, s)
         if frame is None:
             break
         if limit is not None and index >= limit:
