@@ -53,9 +53,13 @@ class JumpLaw(Law):
     def device(self):
         return self.z.device
 
+    def _current(self, index: torch.Tensor) -> torch.Tensor:
+        """The current values ``[m, 1]`` at flat positions ``index``; a fixed position may hold an
+        id outside the vocabulary (padding), which is clamped: its row is never used."""
+        return self.z.reshape(-1)[index].long().clamp(0, self.shape[-1] - 1).unsqueeze(-1)
+
     def _evaluate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        current = self.z.reshape(-1)[index].long().unsqueeze(-1)
-        return self.compute([part.rows(index) for part in self.parts], current, index)
+        return self.compute([part.rows(index) for part in self.parts], self._current(index), index)
 
     def rows(self, index):
         return self._evaluate(index)[0]
@@ -69,7 +73,7 @@ class JumpLaw(Law):
 
         def run(index):
             law, clipped = self._evaluate(index)
-            current = self.z.reshape(-1)[index].long().unsqueeze(-1)
+            current = self._current(index)
             others = value_sum(law.scatter(-1, current, 0.0))
             leave = others / value_sum(law)
             return leave, clipped if clipped is not None else torch.zeros_like(leave)

@@ -61,13 +61,13 @@ class Trapezoidal(Sampler):
         rho = t - theta * (t - s)
         duration = (1 - theta) * (t - s)
         probs_star = ctx.denoise(y_star, rho)
-        flat_y = y.reshape(-1)
+        flat_y, size = y.reshape(-1), probs.shape[-1]
 
         def stage_two(rows, current, index):
             star, now = rows
             rates_rho = process.increment_rates(star, current, per_position(rho, index, length))
             rates_t = process.increment_rates(
-                now, flat_y[index].long().unsqueeze(-1), per_position(t, index, length)
+                now, flat_y[index].long().clamp(0, size - 1).unsqueeze(-1), per_position(t, index, length)
             )
             raw = a1 * rates_rho - a2 * rates_t
             hold = per_position(duration, index, length)
