@@ -102,14 +102,17 @@ def cases(args: argparse.Namespace) -> list[Case]:
         prompt[:, :free] = V
         return unmask.sample(denoiser, "first-hitting", prompt=prompt, **common)
 
-    rows = [
-        Case("euler", grid_sampler("euler")),
-        Case("tweedie", grid_sampler("tweedie")),
+    rows = [Case(name, grid_sampler(name)) for name in ("euler", "tau-leaping", "tweedie")]
+    rows += [
         Case("first-hitting", first_hitting),
+        Case("k-random", grid_sampler("k-random")),
         Case("trapezoidal", grid_sampler("trapezoidal")),
+        Case("rk2", grid_sampler("rk2")),
     ]
-    if "tweedie" in registry.names("uniform"):
-        rows.append(Case("uniform tweedie", grid_sampler("tweedie", process=unmask.UniformProcess())))
+    uniform = unmask.UniformProcess()
+    rows += [
+        Case(f"uniform {name}", grid_sampler(name, process=uniform)) for name in registry.names("uniform")
+    ]
     return rows
 
 

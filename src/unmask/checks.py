@@ -79,3 +79,24 @@ def one_of(name: str, value: Any, choices: tuple[str, ...]) -> str:
         wanted = " or ".join(names) if len(names) <= 2 else "one of " + ", ".join(names)
         raise ValueError(f"{name} must be {wanted}, got {value!r}")
     return value
+
+
+def batch_times(name: str, t: Any, batch: int, device: torch.device) -> torch.Tensor:
+    """Return forward times as float64 ``[batch]`` on ``device``.
+
+    ``t`` may be a number, a one-element tensor (broadcast to every row) or a tensor ``[batch]``
+    on any device; every value must lie in ``[0, 1]``.
+    """
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        t = torch.tensor(float(t), dtype=torch.float64, device=device)
+    if not torch.is_tensor(t):
+        raise TypeError(f"{name} must be a float tensor [B] of times in [0, 1], got {type(t).__name__}")
+    times_in_unit_interval(name, t)
+    t = t.to(device=device, dtype=torch.float64)
+    if t.numel() == 1:
+        return t.reshape(1).expand(batch)
+    if tuple(t.shape) != (batch,):
+        raise ValueError(
+            f"{name} must have shape [B] = [{batch}] (or one element), got shape {tuple(t.shape)}"
+        )
+    return t

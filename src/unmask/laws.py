@@ -71,6 +71,11 @@ class Law(ABC):
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """Float64 masses ``[m, V]`` of the flat positions ``index [m]`` (``row * L + position``)."""
 
+    def masses(self, index: torch.Tensor) -> torch.Tensor:
+        """Float64 masses ``[m, V]`` proportional to :meth:`rows` (any positive scale per row):
+        what a draw reads, which may skip a normalisation."""
+        return self.rows(index)
+
     @abstractmethod
     def take(self, index: torch.Tensor) -> Law:
         """The law of the rows ``index [k]`` of the leading axis (``[k, L, V]``)."""
@@ -81,42 +86,31 @@ class Law(ABC):
         index = torch.arange(n * length, device=self.device)
         return self.rows(index).reshape(n, length, size)
 
-    def totals(self, where: torch.Tensor, dense: bool | None = None) -> torch.Tensor:
-        """``sum_v masses`` float64 ``[n, L]`` at the positions ``where`` (0 elsewhere)."""
-        (total,) = at_positions(
-            where,
-            lambda index: (value_sum(self.rows(index)),),
-            self.shape[-1],
-            ((0.0, torch.float64),),
-            dense,
-        )
-        return total
-
 
 class DenseLaw(Law):
     """A law given as a tensor of masses ``[n, L, V]`` (any float dtype; rows are read in float64)."""
 
-    def __init__(self, masses: torch.Tensor) -> None:
-        if masses.dim() != 3:
-            raise ValueError(f"a law must have shape [n, L, V], got shape {tuple(masses.shape)}")
-        self.masses = masses
+    def __init__(self, values: torch.Tensor) -> None:
+        if values.dim() != 3:
+            raise ValueError(f"a law must have shape [n, L, V], got shape {tuple(values.shape)}")
+        self.values = values
 
     @property
     def shape(self) -> torch.Size:
-        return self.masses.shape
+        return self.values.shape
 
     @property
     def device(self) -> torch.device:
-        return self.masses.device
+        return self.values.device
 
     def rows(self, index):
-        return self.masses.reshape(-1, self.masses.shape[-1])[index].to(torch.float64)
+        return self.values.reshape(-1, self.values.shape[-1])[index].to(torch.float64)
 
     def take(self, index):
-        return DenseLaw(self.masses[index])
+        return DenseLaw(self.values[index])
 
     def dense(self):
-        return self.masses.to(torch.float64)
+        return self.values.to(torch.float64)
 
 
 def as_law(values: Law | torch.Tensor) -> Law:
@@ -215,9 +209,10 @@ class ClippedCombination(Law):
             return out[0].reshape(n, length), out[1].reshape(n, length)
 
         def compute(index):
-            raw = self._evaluate(index)[0]
-            positive = raw.clamp(min=0)
-            return value_sum(positive), value_sum(positive - raw)
+            raw = self.combine([probability_rows(part, index) for part in self.parts], index)
+            total = value_sum(raw.clamp(min=0))
+            clipped = -value_sum(raw.clamp(max=0) if raw.requires_grad else raw.clamp_(max=0))
+            return total, clipped
 
         zero = (0.0, torch.float64)
         return at_positions(where, compute, size, (zero, zero), dense)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 #: The most pieces one per-position pass is cut into.
-MAX_PIECES = 16
+MAX_PIECES = 64
 #: The fewest values (positions x width) a piece holds, unless the pass holds fewer.
 MIN_PIECE_VALUES = 1 << 16
 

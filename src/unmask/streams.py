@@ -174,13 +174,15 @@ class RowStreams:
         flat_exclude = exclude.reshape(-1) if exclude is not None else None
 
         def compute(index):
-            masses = law.rows(index)
+            masses = law.masses(index)
             if flat_exclude is not None:
                 keep = torch.arange(size, device=masses.device) != flat_exclude[index].unsqueeze(-1)
                 masses = masses * keep
-            drawn = inverse_cdf(masses.detach().to(self.dtype), flat_u[index])
+            drawn, total = inverse_cdf(masses.detach().to(self.dtype), flat_u[index], with_total=True)
+            if masses.requires_grad or self.dtype != torch.float64:
+                total = masses.sum(-1)  # a total that carries the gradient, or in float64
             chosen = masses.gather(-1, drawn.unsqueeze(-1)).squeeze(-1)
-            return drawn, chosen.log() - masses.sum(-1).log()
+            return drawn, chosen.log() - total.log()
 
         return at_positions(where, compute, size, ((0, torch.long), (0.0, torch.float64)), dense)
 
@@ -204,9 +206,10 @@ class RowStreams:
         return index.reshape(batch, *middle)
 
 
-def inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def inverse_cdf(masses: torch.Tensor, u: torch.Tensor, with_total: bool = False):
     """The first index whose cumulative mass exceeds ``u * total`` for rows ``masses [m, K]`` and
-    ``u [m]`` (same dtype); an index of mass 0 is never returned.
+    ``u [m]`` (same dtype); an index of mass 0 is never returned. With ``with_total``, also the
+    rows' totals ``[m]`` (the cumulative sums' last values).
 
     Rows longer than two blocks are searched in two levels: the block sums (``BLOCK`` values each)
     first, then the values of the block found. Where rounding puts ``u * total`` at or past the end
@@ -216,9 +219,12 @@ def inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     size = masses.shape[-1]
     if size <= 2 * BLOCK:
         cdf = masses.cumsum(-1)
-        return _search(cdf, u * cdf[:, -1])
+        found = _search(cdf, u * cdf[:, -1])
+        return (found, cdf[:, -1]) if with_total else found
     blocks = -(-size // BLOCK)
-    padded = torch.nn.functional.pad(masses, (0, blocks * BLOCK - size)).reshape(len(masses), blocks, BLOCK)
+    if size % BLOCK:
+        masses = torch.nn.functional.pad(masses, (0, blocks * BLOCK - size))
+    padded = masses.reshape(len(masses), blocks, BLOCK)
     block_cdf = padded.sum(-1).cumsum(-1)
     target = u * block_cdf[:, -1]
     block = _search(block_cdf, target)
@@ -226,7 +232,8 @@ def inverse_cdf(masses: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     before = torch.where(block > 0, before, torch.zeros_like(before))
     inside = padded.gather(1, block.reshape(-1, 1, 1).expand(-1, 1, BLOCK)).squeeze(1).cumsum(-1)
     within = _search(inside, target - before)
-    return (block * BLOCK + within).clamp(max=size - 1)
+    found = (block * BLOCK + within).clamp(max=size - 1)
+    return (found, block_cdf[:, -1]) if with_total else found
 
 
 def _search(cdf: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

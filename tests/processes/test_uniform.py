@@ -122,3 +122,33 @@ def test_corrupt_matches_the_kernel():
     z = process.corrupt(x, torch.full((vocab,), t, dtype=torch.float64), vocab, generator=g)
     for a in range(vocab):
         assert chi_square_pvalue(z[a].unsqueeze(-1), kernel[a]) > CHI_SQUARE_LEVEL
+
+
+@pytest.mark.parametrize("name", ["tweedie", "euler", "posterior"])
+def test_closed_form_leave_probabilities_equal_the_rows(name: str) -> None:
+    """The jump laws' leave probabilities in closed form (one log-probability per position) equal
+    ``sum_{v != z} law(v) / sum_v law(v)`` summed from the laws' rows, to 1e-12; Euler's clipped
+    stay mass too (a large step makes it positive)."""
+    from unmask.probabilities import Probabilities
+
+    process = UniformProcess()
+    g = torch.Generator().manual_seed(9)
+    logits = torch.randn(6, 5, 4, generator=g, dtype=torch.float64) * 2
+    z = torch.randint(0, 4, (6, 5), generator=g)
+    t = torch.linspace(0.9, 0.1, 6, dtype=torch.float64)
+    s = t * torch.linspace(0.2, 0.95, 6, dtype=torch.float64)
+    probs = Probabilities(logits)
+    law = {
+        "tweedie": lambda: process.tweedie_jump(probs, z, t, s),
+        "euler": lambda: process.euler_jump(probs, z, t, s),
+        "posterior": lambda: process.posterior_jump(probs, z),
+    }[name]()
+    where = torch.ones(6, 5, dtype=torch.bool)
+    closed, clipped = law.leave_and_clipped(where)
+    rule, law.leave = law.leave, None
+    summed, summed_clipped = law.leave_and_clipped(where)
+    assert rule is not None
+    assert torch.allclose(closed, summed, rtol=0, atol=1e-12)
+    assert torch.allclose(clipped, summed_clipped, rtol=0, atol=1e-12)
+    if name == "euler":
+        assert float(clipped.max()) > 0

@@ -25,9 +25,9 @@ from ..laws import as_law, probability_rows
 from ..probabilities import Probabilities, softmax64
 from ..processes import Process
 from ..samplers.base import StepContext
+from .codes import MAX_DENSE_CODES, code_digits, state_codes, unique_rows
+from .subsets import successive_subsets, uniform_subsets
 
-#: The largest dense table of state codes used to merge or deduplicate states.
-MAX_DENSE_CODES = 1 << 24
 #: The most entries of the table of every state's digits (a lookup that builds outcome rows).
 MAX_DIGIT_TABLE = 1 << 22
 #: The most float64 entries of the per-state cache of a time-agnostic denoiser's outputs.
@@ -36,34 +36,15 @@ MAX_CACHE_ENTRIES = 1 << 24
 MAX_OUTCOMES = 1 << 27
 
 
-def state_codes(z: torch.Tensor, base: int) -> torch.Tensor:
-    """One int64 code per row of ``z [n, L]`` (digits in ``base``, first position most significant)."""
-    powers = base ** torch.arange(z.shape[1] - 1, -1, -1, dtype=torch.int64, device=z.device)
-    return (z * powers).sum(-1)
+def _storage_uses(tensor: torch.Tensor) -> int | None:
+    """How many tensors share ``tensor``'s storage (None where torch does not say)."""
+    count = getattr(torch._C, "_storage_Use_Count", None)
+    return None if count is None else count(tensor.untyped_storage()._cdata)
 
 
-def code_digits(codes: torch.Tensor, base: int, length: int) -> torch.Tensor:
-    """Inverse of :func:`state_codes`: rows ``[n, L]`` from codes ``[n]``."""
-    powers = base ** torch.arange(length - 1, -1, -1, dtype=torch.int64, device=codes.device)
-    return torch.div(codes.unsqueeze(-1), powers, rounding_mode="floor") % base
-
-
-def unique_rows(codes: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(index of one row per distinct code, inverse)`` for integer ``codes [n]`` (codes below
-    ``size`` use a dense table, others a sort)."""
-    if size is not None and size <= MAX_DENSE_CODES:
-        present = torch.zeros(size, dtype=torch.bool, device=codes.device)
-        present[codes] = True
-        distinct = present.nonzero().squeeze(-1)
-        lookup = torch.empty(size, dtype=torch.long, device=codes.device)
-        lookup[distinct] = torch.arange(len(distinct), device=codes.device)
-        inverse = lookup[codes]
-    else:
-        _, inverse = torch.unique(codes, return_inverse=True)
-    count = int(inverse.max()) + 1 if len(inverse) else 0
-    first = torch.zeros(count, dtype=torch.long, device=codes.device)
-    first.scatter_(0, inverse, torch.arange(len(codes), device=codes.device))
-    return first, inverse
+def _unshared(buffer: torch.Tensor, alone: int | None) -> bool:
+    """Whether no view of ``buffer`` is alive (its storage is used as when it was made alone)."""
+    return alone is not None and _storage_uses(buffer) == alone
 
 
 class EnumerationContext(StepContext):
@@ -102,7 +83,7 @@ class EnumerationContext(StepContext):
             self._digits = padded.view(torch.int64)  # [states, words]
         self._known: list[tuple[torch.Tensor, torch.Tensor]] = []  # rows built here and their codes
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._arenas: list[tuple[torch.Tensor, ...] | None] = [None, None]
+        self._arenas: list[tuple[tuple[torch.Tensor, ...], tuple[int | None, ...]] | None] = [None, None]
         self._turn = 0
 
     # -- frames ------------------------------------------------------------------------------------
@@ -148,40 +129,56 @@ class EnumerationContext(StepContext):
 
     def codes(self, z: torch.Tensor) -> torch.Tensor:
         """The state code of every row of ``z`` (looked up for rows this context built)."""
-        for rows, codes in self._known:
+        for rows, codes, _ in self._known:
             if rows is z:
                 return codes
         return state_codes(z, self.base)
 
-    def _outcome_buffers(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Masses, codes and roots ``[size]`` for a move's outcomes, in one of two arenas kept for
-        the run and used in turn: a move reads the previous move's masses and roots while it
-        writes its own, and fresh large tensors would cost a page fault per page written. Codes
-        remembered from the arena about to be written are forgotten first."""
-        self._turn = 1 - self._turn
-        arena = self._arenas[self._turn]
-        if arena is None or len(arena[0]) < size:
-            arena = tuple(
-                torch.empty(size, dtype=dtype, device=self.device)
-                for dtype in (torch.float64, torch.long, torch.long)
-            )
-            self._arenas[self._turn] = arena
-        start = arena[1].data_ptr()
-        self._known = [(rows, codes) for rows, codes in self._known if codes.data_ptr() != start]
-        return tuple(buffer[:size] for buffer in arena)
+    def _outcome_buffers(self, size: int) -> tuple[torch.Tensor, ...]:
+        """Masses, codes and roots ``[size]``, and word rows ``[size, words]`` (the outcome states'
+        bytes), for a move's outcomes.
 
-    def _remember(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        self._known = [*self._known[-3:], (z, codes)]
+        Fresh large tensors cost a page fault per page written, so two arenas are kept for the run
+        and used in turn (a move reads the previous move's masses and roots while it writes its
+        own). An arena is written again only when no view of it is alive any more (a step may hold
+        an earlier move's states); otherwise, or where torch cannot tell, a new one is made.
+        """
+        self._turn = 1 - self._turn
+        turn = self._turn
+        self._known = [entry for entry in self._known if entry[2] != turn]
+        arena = self._arenas[turn]
+        if (
+            arena is None
+            or len(arena[0][0]) < size
+            or not all(_unshared(b, n) for b, n in zip(*arena, strict=True))
+        ):
+            words = self._digits.shape[1] if self._digits is not None else 0
+            buffers = (
+                torch.empty(size, dtype=torch.float64, device=self.device),
+                torch.empty(size, dtype=torch.long, device=self.device),
+                torch.empty(size, dtype=torch.long, device=self.device),
+                torch.empty(size, words, dtype=torch.long, device=self.device),
+            )
+            arena = (buffers, tuple(_storage_uses(buffer) for buffer in buffers))
+            self._arenas[turn] = arena
+        return tuple(buffer[:size] for buffer in arena[0])
+
+    def _remember(self, z: torch.Tensor, codes: torch.Tensor, arena: int = -1) -> torch.Tensor:
+        self._known = [*self._known[-3:], (z, codes, arena)]
         return z
 
-    def rows_of(self, codes: torch.Tensor) -> torch.Tensor:
+    def rows_of(self, codes: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """States ``[n, L]`` of codes ``[n]``: rows of bytes (uint8) looked up in a table when it is
-        small, int64 digits otherwise."""
+        small (written into the word rows ``out`` when given, an arena's), int64 digits otherwise."""
         length = len(self._free)
         if self._digits is None:
             return self._remember(code_digits(codes, self.base, length), codes)
-        rows = self._digits.index_select(0, codes).view(torch.uint8)[:, :length]
-        return self._remember(rows, codes)
+        if out is None:
+            words = self._digits.index_select(0, codes)
+        else:
+            words = torch.index_select(self._digits, 0, codes, out=out)
+        arena = -1 if out is None else self._turn
+        return self._remember(words.view(torch.uint8)[:, :length], codes, arena)
 
     def merge(self, z: torch.Tensor, mass: torch.Tensor, t, *more):
         """Equal states merged (masses added, one of their times kept); zero-mass states dropped.
@@ -299,7 +296,7 @@ class EnumerationContext(StepContext):
             )
         # Where each row's eligible positions sit in ``options`` (they are consecutive there).
         first_slot = count.cumsum(0) - count
-        out_mass, out_code, out_root = self._outcome_buffers(outcomes)
+        out_mass, out_code, out_root, out_rows = self._outcome_buffers(outcomes)
         positions = torch.arange(length, device=self.device)
         start = 0
         for m in (m for m, rows in enumerate(sizes) if rows):
@@ -325,7 +322,7 @@ class EnumerationContext(StepContext):
                 out_mass[part], out_code[part] = mass.reshape(-1), code.reshape(-1)
             out_root[part].view(len(rows), width**m).copy_(self.root[rows].unsqueeze(-1))
             start += size
-        return self._branched(self.rows_of(out_code), out_mass, out_root, n)
+        return self._branched(self.rows_of(out_code, out_rows), out_mass, out_root, n)
 
     def _branched(self, z: torch.Tensor, mass: torch.Tensor, root: torch.Tensor, rows_before: int):
         """Adopt the outcome rows, their masses and roots (adding a zero-mass row if their number
@@ -397,57 +394,11 @@ class EnumerationContext(StepContext):
         self._check_rows("eligible", eligible, z)
         count = torch.as_tensor(count, device=self.device).expand(len(z))
         if weights is None:
-            return self._uniform_subset(z, eligible, count)
-        self._check_rows("weights", weights, z)
-        return self._successive_subset(z, eligible, count, weights.to(torch.float64))
-
-    def _uniform_subset(self, z, eligible, count):
-        """Scanning positions in order, a uniform subset of size ``r`` among the ``m`` eligible
-        positions left contains the next eligible one with probability ``r / m``."""
-        n, length = z.shape
-        left = eligible.sum(-1)
-        picks = torch.minimum(count, left)
-        source = torch.arange(n, device=self.device)
-        mass = self.mass
-        bits = torch.zeros(n, dtype=torch.long, device=self.device)
-        for i in range(length):
-            here = eligible[source, i]
-            go = torch.where(here, picks / left.clamp(min=1), 0.0).to(torch.float64)
-            choices = torch.stack([1 - go, go], dim=-1)
-            row, chosen = (choices > 0).nonzero(as_tuple=True)
-            mass = mass[row] * choices[row, chosen]
-            source, bits, here = source[row], bits[row] * 2 + chosen, here[row]
-            picks = picks[row] - chosen
-            left = left[row] - here.long()
-        return self._subset_rows(z, mass, source, bits, n)
-
-    def _successive_subset(self, z, eligible, count, weights):
-        """Successive sampling: ``size`` picks, each proportional to ``weights`` among the eligible
-        positions not picked yet; outcomes with the same set are merged after every pick."""
-        n, length = z.shape
-        weights = torch.where(eligible, weights, 0.0)
-        size = torch.minimum(count, eligible.sum(-1))
-        source = torch.arange(n, device=self.device)
-        mass = self.mass
-        taken = torch.zeros(n, length, dtype=torch.bool, device=self.device)
-        powers = 2 ** torch.arange(length - 1, -1, -1, device=self.device)
-        for pick in range(int(size.max()) if len(size) else 0):
-            more = size[source] > pick
-            w = torch.where(taken, 0.0, weights[source])
-            step = torch.where(more.unsqueeze(-1), w / w.sum(-1, keepdim=True).clamp(min=1e-300), 0.0)
-            choices = torch.cat([step, (~more).to(torch.float64).unsqueeze(-1)], dim=-1)
-            row, where = (choices > 0).nonzero(as_tuple=True)
-            mass, source, taken = mass[row] * choices[row, where], source[row], taken[row].clone()
-            picked = where < length
-            taken[picked.nonzero().squeeze(-1), where[picked]] = True
-            key = source * (1 << length) + (taken.long() * powers).sum(-1)
-            first, inverse = unique_rows(key)
-            mass = torch.zeros(len(first), dtype=torch.float64, device=self.device).index_add_(
-                0, inverse, mass
-            )
-            source, taken = source[first], taken[first]
-        bits = (taken.long() * powers).sum(-1)
-        return self._subset_rows(z, mass, source, bits, n)
+            mass, source, bits = uniform_subsets(self.mass, eligible, count)
+        else:
+            self._check_rows("weights", weights, z)
+            mass, source, bits = successive_subsets(self.mass, eligible, count, weights.to(torch.float64))
+        return self._subset_rows(z, mass, source, bits, len(z))
 
     def _subset_rows(self, z, mass, source, bits, rows_before):
         length = z.shape[1]

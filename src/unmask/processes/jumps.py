@@ -23,6 +23,8 @@ from ..pieces import at_positions
 JumpCompute = Callable[
     [Sequence[torch.Tensor], torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]
 ]
+#: ``leave(where) -> (leave [n, L], clipped [n, L])`` in closed form from per-position reductions.
+LeaveRule = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 class JumpLaw(Law):
@@ -35,15 +37,23 @@ class JumpLaw(Law):
             clipping at that position (None for none).
         records_clipping: the step context records the clipped mass (summed over positions) as the
             diagnostic ``clipped_mass``.
+        leave: the leave probabilities and clipped masses in closed form (see :data:`LeaveRule`),
+            when the law has one; otherwise they are summed from the rows.
     """
 
     def __init__(
-        self, parts: Sequence[Law], z: torch.Tensor, compute: JumpCompute, records_clipping: bool = False
+        self,
+        parts: Sequence[Law],
+        z: torch.Tensor,
+        compute: JumpCompute,
+        records_clipping: bool = False,
+        leave: LeaveRule | None = None,
     ) -> None:
         self.parts = tuple(parts)
         self.z = z
         self.compute = compute
         self.records_clipping = records_clipping
+        self.leave = leave
 
     @property
     def shape(self):
@@ -70,6 +80,9 @@ class JumpLaw(Law):
     def leave_and_clipped(self, where: torch.Tensor, dense: bool | None = None):
         """``(leave, clipped)``, float64 ``[n, L]``: the probability that a position leaves its value,
         ``sum_{v != z_i} law(v) / sum_v law(v)``, and the clipped intensity mass (0 outside ``where``)."""
+        if self.leave is not None:
+            leave, clipped = self.leave(where)
+            return torch.where(where, leave, 0.0), torch.where(where, clipped, 0.0)
 
         def run(index):
             law, clipped = self._evaluate(index)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 
 from .. import checks
-from ..laws import per_position
+from ..laws import per_position, value_sum
 from ..probabilities import Probabilities
 from ..schedules import ConstantRateSchedule, Schedule, TimeLike
 from .base import Process
@@ -101,31 +101,53 @@ class UniformProcess(Process):
 
     # -- laws of the next value, one row of V values at a time ----------------------------------
     def posterior_jump(self, probs: Probabilities, z: torch.Tensor) -> JumpLaw:
-        """The final denoise: every position drawn from ``p(x_0 | z)`` (staying included)."""
+        """The final denoise: every position drawn from ``p(x_0 | z)`` (staying included); it
+        leaves its value with probability ``1 - p(z_i | z)``."""
 
         def compute(rows, current, index):
             return rows[0], None
 
-        return JumpLaw((probs,), z, compute)
+        def leave(where):
+            stay, moved = _current_probability(probs, z, where)
+            return moved, torch.zeros_like(moved)
+
+        return JumpLaw((probs,), z, compute, leave=leave)
 
     def tweedie_jump(
         self, probs: Probabilities, z: torch.Tensor, t: torch.Tensor, s: torch.Tensor
     ) -> JumpLaw:
-        """The exact one-position reverse marginal ``p(z_s^i = b | z_t)`` (see :meth:`tweedie_law`)."""
+        """The exact one-position reverse marginal ``p(z_s^i = b | z_t)`` (see :meth:`tweedie_law`).
+
+        With ``w = p / K_t[., z_i]`` (``W = sum w``, ``W' = W - w_{z_i} = (1 - p_{z_i}) / o_t``,
+        ``o_t = (1 - abar_t)/S``), ``r = abar_t / abar_s`` and ``o = (1 - r)/S``, the position leaves
+        its value with probability ``A / (A + B)``, ``A = o (abar_s W' + (S-1)(1-abar_s) W / S)``,
+        ``B = (r + o)(abar_s w_{z_i} + (1-abar_s) W / S)``: one log-probability per position.
+        """
         abar_t, abar_s = self.kernel_weight(t), self.kernel_weight(s)
-        length = z.shape[-1]
+        length, size = z.shape[-1], probs.shape[-1]
 
         def compute(rows, current, index):
             columns = (per_position(abar_t, index, length), per_position(abar_s, index, length))
             return _tweedie(rows[0], current, *columns), None
 
-        return JumpLaw((probs,), z, compute)
+        def leave(where):
+            a_t, a_s = abar_t.reshape(-1, 1), abar_s.reshape(-1, 1)
+            others, own, total = _kernel_sums(probs, z, where, a_t)
+            ratio = a_t / a_s
+            off = (1 - ratio) / size
+            away = off * (a_s * others + (size - 1) * (1 - a_s) / size * total)
+            stay = (ratio + off) * (a_s * own + (1 - a_s) / size * total)
+            return away / (away + stay), torch.zeros_like(away)
+
+        return JumpLaw((probs,), z, compute, leave=leave)
 
     def euler_jump(self, probs: Probabilities, z: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> JumpLaw:
         """Euler: ``P(v) = Delta Rhat(z -> v)`` for ``v != z_i`` and the rest on staying; a negative
-        stay mass is clipped to 0 (the clipped amount is the law's ``clipped``)."""
+        stay mass is clipped to 0 (the clipped amount is the law's ``clipped``). The total move
+        probability ``M = Delta (sigma/S) (abar W' + (S-1)(1-abar) W / S)`` (notation of
+        :meth:`tweedie_jump`) needs one log-probability per position."""
         abar, rate, delta = self.kernel_weight(t), self.schedule.rate(t), t - s
-        length = z.shape[-1]
+        length, size = z.shape[-1], probs.shape[-1]
 
         def compute(rows, current, index):
             columns = [per_position(x, index, length) for x in (abar, rate, delta)]
@@ -134,7 +156,14 @@ class UniformProcess(Process):
             law = moves.scatter(-1, current, stay.clamp(min=0))
             return law, (-stay).clamp(min=0).squeeze(-1)
 
-        return JumpLaw((probs,), z, compute, records_clipping=True)
+        def leave(where):
+            a = abar.reshape(-1, 1)
+            others, own, total = _kernel_sums(probs, z, where, a)
+            away = (delta * rate).reshape(-1, 1) / size * (a * others + (size - 1) * (1 - a) / size * total)
+            stay = 1 - away
+            return away / (away + stay.clamp(min=0)), (-stay).clamp(min=0)
+
+        return JumpLaw((probs,), z, compute, records_clipping=True, leave=leave)
 
     def increment_rates(
         self, rows: torch.Tensor, current: torch.Tensor, t_column: torch.Tensor
@@ -216,6 +245,22 @@ class UniformProcess(Process):
         return self.posterior_from_score(score.masked_fill(stay, 1.0), z, t)
 
 
+def _current_probability(probs: Probabilities, z: torch.Tensor, where: torch.Tensor):
+    """``(p(z_i), 1 - p(z_i))`` float64 ``[n, L]`` at ``where``, from one log-probability per
+    position (``1 - p`` through ``expm1``, without cancellation)."""
+    log_p = probs.log_prob_of(z.long().clamp(0, probs.shape[-1] - 1), torch.float64, where)
+    return log_p.exp(), -torch.expm1(log_p)
+
+
+def _kernel_sums(probs: Probabilities, z: torch.Tensor, where: torch.Tensor, abar: torch.Tensor):
+    """For ``w[v] = p(v) / K_t[v, z_i]`` (kernel weight ``abar [n, 1]``): ``W' = sum_{v != z_i} w[v]``,
+    ``w[z_i]`` and ``W = W' + w[z_i]``, float64 ``[n, L]``."""
+    stay, moved = _current_probability(probs, z, where)
+    off = (1 - abar) / probs.shape[-1]
+    others, own = moved / off, stay / (off + abar)
+    return others, own, others + own
+
+
 # The conversions below work on rows ``[n, S]`` of the flattened ``[B * L, S]`` tensors, with the
 # current values ``z [n, 1]`` and per-row times as columns ``[n, 1]``. Without autograd they run a
 # block of rows at a time into a single float64 output: the temporaries of a block stay in cache,
@@ -225,19 +270,31 @@ class UniformProcess(Process):
 _BLOCK_VALUES = 1 << 16
 
 
+def _in_place(x: torch.Tensor) -> bool:
+    """Whether arithmetic may overwrite ``x`` (a fresh tensor no gradient flows through)."""
+    return not (x.requires_grad and torch.is_grad_enabled())
+
+
 def _through_kernel(probs, z, abar, weight):
     """``sum_a w[a] K[a, v]`` for ``w[a] = p(a | z) / K_t[a, z]`` and ``K`` of kernel weight
-    ``weight``: ``weight * w[v] + (1 - weight)/S * sum_a w[a]``."""
+    ``weight``: ``weight * w[v] + (1 - weight)/S * sum_a w[a]``. A new tensor."""
     size = probs.shape[-1]
     off = (1 - abar) / size  # K_t[a, z] for a != z; K_t[z, z] = off + abar
-    w = (probs / off).scatter(-1, z, probs.gather(-1, z) / (off + abar))
-    return weight * w + (1 - weight) / size * w.sum(-1, keepdim=True)
+    own = probs.gather(-1, z) / (off + abar)
+    if not _in_place(probs):
+        w = (probs / off).scatter(-1, z, own)
+        return weight * w + (1 - weight) / size * value_sum(w, keepdim=True)
+    w = (probs / off).scatter_(-1, z, own)
+    total = value_sum(w, keepdim=True)
+    return w.mul_(weight).add_((1 - weight) / size * total)
 
 
 def _rates(probs, z, abar, weight, rate):
     """Reverse rates ``(sigma/S) s[v]`` off the diagonal, 0 on it (``weight = abar``)."""
     score = _through_kernel(probs, z, abar, weight)
-    return (rate / probs.shape[-1] * score).scatter(-1, z, 0.0)
+    if not _in_place(score):
+        return (rate / probs.shape[-1] * score).scatter(-1, z, 0.0)
+    return score.mul_(rate / probs.shape[-1]).scatter_(-1, z, 0.0)
 
 
 def _tweedie(probs, z, abar_t, abar_s):
@@ -245,8 +302,12 @@ def _tweedie(probs, z, abar_t, abar_s):
     through_s = _through_kernel(probs, z, abar_t, abar_s)
     abar_ts = abar_t / abar_s
     off = (1 - abar_ts) / probs.shape[-1]  # K_{t|s}[b, z] for b != z
-    law = (through_s * off).scatter(-1, z, through_s.gather(-1, z) * (abar_ts + off))
-    return law / law.sum(-1, keepdim=True)
+    own = through_s.gather(-1, z) * (abar_ts + off)
+    if not _in_place(through_s):
+        law = (through_s * off).scatter(-1, z, own)
+        return law / value_sum(law, keepdim=True)
+    law = through_s.mul_(off).scatter_(-1, z, own)
+    return law.div_(value_sum(law, keepdim=True))
 
 
 def _by_blocks(probs, z, times, rows) -> torch.Tensor:

@@ -109,22 +109,24 @@ class DrawingContext(StepContext):
         """Open a step on the ``active`` rows; the one read from the device in a step: which rows
         are active, which of them changed since their last model call, and the output checks."""
         self._open(None)
-        codes = [active.long()]
+        codes = active.long()
         if self.calls.reuse:
-            codes.append(self.calls.changed(z).long() * 2)
-        packed = torch.cat([sum(codes), self.calls.flags.reshape(1)]).tolist()
-        self.calls.check(packed[-1])
-        codes = packed[:-1]
-        rows = [b for b, code in enumerate(codes) if code & 1]
-        if not rows:
+            codes = codes + self.calls.changed(z).long() * 2
+        host = torch.cat([codes, self.calls.flags.reshape(1)]).cpu()  # the step's one synchronisation
+        self.calls.check(int(host[-1]))
+        codes = host[:-1]
+        rows = (codes & 1).nonzero().squeeze(-1)
+        if not len(rows):
             return None
-        need = [k for k, b in enumerate(rows) if codes[b] & 2] if self.calls.reuse else None
         every = len(rows) == len(codes)
         device = z.device
-        self._open(None if every else torch.tensor(rows, device=device))
+        self._open(None if every else rows.to(device, non_blocking=True))
         self._streams.at_step(index)
         self.calls.step = index
-        self._first_need = torch.tensor(need, dtype=torch.long, device=device) if need is not None else None
+        need = None
+        if self.calls.reuse:
+            need = (codes[rows] & 2).nonzero().squeeze(-1).to(device, non_blocking=True)
+        self._first_need = need
         self._step_z = z if every else z[self._rows]
         self._full_z, self._full_t = z, t
         t_step = t if every else t[self._rows]

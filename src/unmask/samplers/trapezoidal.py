@@ -83,8 +83,8 @@ class Trapezoidal(Sampler):
 
         def combine(rows, index):
             star, now = rows
-            return (
-                per_position(weight_rho, index, length) * star - per_position(weight_t, index, length) * now
+            return (-per_position(weight_t, index, length) * now).addcmul_(
+                star, per_position(weight_rho, index, length)
             )
 
         law = ClippedCombination((probs_star, probs), combine, fallback=0)
@@ -108,17 +108,17 @@ class RK2(Sampler):
         probs, y_star, rho = _stage_one(ctx, theta, z, t, s)
         t, s, rho, probs, y = ctx.align(t), ctx.align(s), ctx.align(rho), ctx.align(probs), ctx.align(z)
         probs_star = ctx.denoise(y_star, rho)
-        hazard_t, hazard_rho = ctx.process.hazard(t), ctx.process.hazard(rho)
-        masked_star = ctx.masked(y_star)
+        # raw = 1[mu_t > 0] ((1 - 1/(2 theta)) lambda(t) p + 1[masked in y*] lambda(rho) p* / (2 theta))
+        weight_t = (1 - 1 / (2 * theta)) * ctx.process.hazard(t)
+        weight_rho = ctx.process.hazard(rho).unsqueeze(-1) / (2 * theta) * ctx.masked(y_star)
         length = y.shape[-1]
 
         def combine(rows, index):
             now, star = rows
-            rate_t = per_position(hazard_t, index, length) * now
-            star_masked = per_position(masked_star, index, length)
-            rate_rho = per_position(hazard_rho, index, length) * torch.where(star_masked, star, 0.0)
-            raw = (1 - 1 / (2 * theta)) * rate_t + rate_rho / (2 * theta)
-            return torch.where(rate_t > 0, raw, 0.0)
+            raw = (per_position(weight_t, index, length) * now).addcmul_(
+                star, per_position(weight_rho, index, length)
+            )
+            return raw.masked_fill_(now <= 0, 0.0)
 
         law = ClippedCombination((probs, probs_star), combine, fallback=0)
         return _second_stage(ctx, y, law, t - s, s), s_start

@@ -31,15 +31,13 @@ already lie outside the support of ``pi``), and no method ever returns NaN.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .. import checks
 from ..processes import UniformProcess
-
-if TYPE_CHECKING:
-    from .exact_denoiser import ExactMaskedDenoiser, ExactUniformDenoiser
+from .exact_denoiser import ExactMaskedDenoiser, ExactUniformDenoiser
 
 #: The most entries a dense table ``[V] * L`` may have (32 MiB of float64).
 MAX_TABLE_ENTRIES = 2**22
@@ -129,27 +127,6 @@ def categorical(
     positions = torch.arange(probs.shape[-1], device=probs.device).expand_as(probs)
     last_positive = positions.masked_fill(probs <= 0, -1).max(-1).values
     return torch.minimum(index, last_positive)
-
-
-def batch_times(name: str, t: Any, batch: int, device: torch.device) -> torch.Tensor:
-    """Return forward times as float64 ``[batch]`` on ``device``.
-
-    ``t`` may be a number, a one-element tensor (broadcast to every row) or a tensor ``[batch]``
-    on any device; every value must lie in ``[0, 1]``.
-    """
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
-        t = torch.tensor(float(t), dtype=torch.float64, device=device)
-    if not torch.is_tensor(t):
-        raise TypeError(f"{name} must be a float tensor [B] of times in [0, 1], got {type(t).__name__}")
-    checks.times_in_unit_interval(name, t)
-    t = t.to(device=device, dtype=torch.float64)
-    if t.numel() == 1:
-        return t.reshape(1).expand(batch)
-    if tuple(t.shape) != (batch,):
-        raise ValueError(
-            f"{name} must have shape [B] = [{batch}] (or one element), got shape {tuple(t.shape)}"
-        )
-    return t
 
 
 class Target(ABC):
@@ -244,14 +221,10 @@ class Target(ABC):
     def denoiser(self) -> ExactMaskedDenoiser:
         """The exact masked-process denoiser ``f(z, t) = log conditionals(z)`` (time-agnostic), whose
         ``loo(z, t)`` is ``log leave_one_out(z)``."""
-        from .exact_denoiser import ExactMaskedDenoiser
-
         return ExactMaskedDenoiser(self)
 
     def uniform_denoiser(self, process: UniformProcess) -> ExactUniformDenoiser:
         """The exact uniform-process denoiser ``f(z, t) = log uniform_posterior(z, t, process)``."""
-        from .exact_denoiser import ExactUniformDenoiser
-
         return ExactUniformDenoiser(self, self._check_process(process))
 
     def uniform_marginal(self, t: float, process: UniformProcess) -> torch.Tensor:
@@ -327,7 +300,7 @@ class Target(ABC):
     def _kernels(self, t: Any, process: Any, batch: int) -> torch.Tensor:
         """Per-row uniform kernels ``K_t [B, V, V]`` (float64, on ``target.device``)."""
         process = self._check_process(process)
-        times = batch_times("t", t, batch, self.device)
+        times = checks.batch_times("t", t, batch, self.device)
         return process.transition_matrix(times, self.vocab_size).to(torch.float64)
 
     def _normalise(self, weights: torch.Tensor, affected: torch.Tensor) -> torch.Tensor:

@@ -12,15 +12,29 @@ probability 0 get the logit ``-inf``; no logit is NaN.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from .base import batch_times
+from ..checks import batch_times
 
 if TYPE_CHECKING:
     from ..processes import UniformProcess
-    from .base import Target
+
+
+class Target(Protocol):
+    """What an exact denoiser reads of its target (:class:`unmask.targets.base.Target`)."""
+
+    vocab_size: int
+    length: int
+
+    def conditionals(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def leave_one_out(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def uniform_posterior(self, z: torch.Tensor, t: Any, process: UniformProcess) -> torch.Tensor: ...
+
+    def _check_tokens(self, name: str, x: Any, *, allow_mask: bool) -> torch.Tensor: ...
 
 
 class ExactMaskedDenoiser:
