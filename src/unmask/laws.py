@@ -76,6 +76,11 @@ class Law(ABC):
         what a draw reads, which may skip a normalisation."""
         return self.rows(index)
 
+    def probabilities(self, index: torch.Tensor) -> torch.Tensor:
+        """Float64 rows ``[m, V]`` normalised to sum to 1."""
+        rows = self.rows(index)
+        return rows if self.normalised else normalised(rows)
+
     @abstractmethod
     def take(self, index: torch.Tensor) -> Law:
         """The law of the rows ``index [k]`` of the leading axis (``[k, L, V]``)."""
@@ -131,7 +136,9 @@ def normalised(rows: torch.Tensor) -> torch.Tensor:
 def probability_rows(law: Law, index: torch.Tensor | None = None) -> torch.Tensor:
     """Normalised float64 rows of ``law``: of the flat positions ``index [m]`` (``[m, V]``), or of
     every position (``[n, L, V]``) when ``index`` is None."""
-    rows = law.dense() if index is None else law.rows(index)
+    if index is not None:
+        return law.probabilities(index)
+    rows = law.dense()
     return rows if law.normalised else normalised(rows)
 
 
@@ -177,15 +184,25 @@ class ClippedCombination(Law):
         empty = value_sum(positive, keepdim=True) <= 0
         return raw, torch.where(empty, parts[self.fallback], positive)
 
+    def _kept_rows(self, index: torch.Tensor) -> torch.Tensor | None:
+        """The kept normalised rows at ``index``, when every position of it was kept."""
+        if self._kept is None:
+            return None
+        kept, rows = self._kept
+        if len(kept) == len(index) and torch.equal(kept, index):
+            return rows
+        slot = torch.full((self.shape[0] * self.shape[1],), -1, dtype=torch.long, device=self.device)
+        slot[kept] = torch.arange(len(kept), device=self.device)
+        found = slot[index]
+        return rows[found] if bool((found >= 0).all()) else None
+
     def rows(self, index):
-        if self._kept is not None:
-            kept, rows = self._kept
-            slot = torch.full((self.shape[0] * self.shape[1],), -1, dtype=torch.long, device=self.device)
-            slot[kept] = torch.arange(len(kept), device=self.device)
-            found = slot[index]
-            if bool((found >= 0).all()):
-                return rows[found]
-        return self._evaluate(index)[1]
+        kept = self._kept_rows(index)
+        return kept if kept is not None else self._evaluate(index)[1]
+
+    def probabilities(self, index):
+        kept = self._kept_rows(index)
+        return kept if kept is not None else normalised(self._evaluate(index)[1])
 
     def take(self, index):
         raise TypeError("a combination of laws is built from aligned parts; align the parts, not the law")
@@ -201,11 +218,17 @@ class ClippedCombination(Law):
             dense if dense is not None else dense_for(self.device)
         ):
             index = where.reshape(-1).nonzero().squeeze(-1)
-            raw, rows = self._evaluate(index)
-            self._kept = (index, rows)
+            parts = [probability_rows(part, index) for part in self.parts]
+            raw = self.combine(parts, index)
             positive = raw.clamp(min=0)
+            total, clipped = value_sum(positive), value_sum(positive - raw)
+            empty = (total <= 0).unsqueeze(-1)
+            rows = torch.where(
+                empty, parts[self.fallback], positive / torch.where(empty, 1.0, total.unsqueeze(-1))
+            )
+            self._kept = (index, rows)
             out = torch.zeros(2, n * length, dtype=torch.float64, device=self.device)
-            out[0, index], out[1, index] = value_sum(positive), value_sum(positive - raw)
+            out[0, index], out[1, index] = total, clipped
             return out[0].reshape(n, length), out[1].reshape(n, length)
 
         def compute(index):

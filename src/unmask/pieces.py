@@ -42,11 +42,14 @@ def dense_for(device: torch.device) -> bool:
     return torch.device(device).type != "cpu"
 
 
-def slices(count: int, width: int) -> list[slice]:
-    """``count`` positions of ``width`` values each, cut into at most :data:`MAX_PIECES` slices."""
+def slices(count: int, width: int, weight: int = 1) -> list[slice]:
+    """``count`` positions of ``width`` values each, cut into at most ``weight * MAX_PIECES``
+    slices (``weight``: how many float64 values of temporaries a value needs at once, for work
+    heavier than a few float64 passes, such as complex Fourier transforms)."""
     if count <= 0:
         return []
-    pieces = min(MAX_PIECES, count, max(1, math.ceil(count * max(width, 1) / MIN_PIECE_VALUES)))
+    cap = MAX_PIECES * weight
+    pieces = min(cap, count, max(1, math.ceil(count * max(width, 1) * weight / MIN_PIECE_VALUES)))
     size = math.ceil(count / pieces)
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
@@ -60,6 +63,7 @@ def at_positions(
     width: int,
     outputs: Sequence[tuple[float | int | bool, torch.dtype]],
     dense: bool | None = None,
+    weight: int = 1,
 ) -> list[torch.Tensor]:
     """Per-position results of ``compute`` where ``where`` is set, a fill value elsewhere.
 
@@ -71,6 +75,7 @@ def at_positions(
         outputs: ``(fill, dtype)`` of each output: its value outside ``where`` and its dtype.
         dense: compute every position (True) or only those in ``where`` (False); None picks
             by the device (:func:`dense_for`).
+        weight: see :func:`slices`.
 
     Returns:
         One tensor ``[n, L]`` per output.
@@ -80,7 +85,7 @@ def at_positions(
     if dense is None:
         dense = dense_for(device)
     index = torch.arange(flat.numel(), device=device) if dense else flat.nonzero().squeeze(-1)
-    parts = [compute(index[part]) for part in slices(len(index), width)]
+    parts = [compute(index[part]) for part in slices(len(index), width, weight)]
     results = []
     for k, (value, dtype) in enumerate(outputs):
         fill = torch.full((), value, dtype=dtype, device=device)

@@ -123,7 +123,12 @@ class EnumerationContext(StepContext):
 
     def end_step(self, z, t):
         held_z, held_mass, held_t = self._held
-        z, mass, t = self.merge(z, self.mass, (t, self.root), (held_z, held_mass, held_t))
+        times = torch.cat([t, held_t])
+        if bool((times == times[0]).all()):  # one time for every state: no time to carry per state
+            z, mass, _ = self.merge(z, self.mass, None, (held_z, held_mass, None))
+            t = times[0].expand(len(z))
+        else:
+            z, mass, t = self.merge(z, self.mass, (t, self.root), (held_z, held_mass, held_t))
         self.start(mass)
         return z, t
 
@@ -184,24 +189,30 @@ class EnumerationContext(StepContext):
         """Equal states merged (masses added, one of their times kept); zero-mass states dropped.
 
         ``t`` is the rows' times ``[n]``, or ``(times, index)`` when row ``r``'s time is
-        ``times[index[r]]``; ``more``: further ``(z, mass, t)`` triples merged in with them.
+        ``times[index[r]]``, or None (no times kept); ``more``: further ``(z, mass, t)`` triples
+        merged in with them. Returns ``(states, masses, times or None)``.
         """
         parts = [(z, mass, t), *more]
+        timed = t is not None
         if self._states > MAX_DENSE_CODES:
             z = torch.cat([part[0] for part in parts])
             mass = torch.cat([part[1] for part in parts])
-            t = torch.cat([time[0][time[1]] if isinstance(time, tuple) else time for _, _, time in parts])
             codes = state_codes(z, self.base)
             first, inverse = unique_rows(codes)
             merged = torch.zeros(len(first), dtype=torch.float64, device=self.device)
             merged.index_add_(0, inverse, mass)
             keep = merged > 0
+            if not timed:
+                return self.rows_of(codes[first][keep]), merged[keep], None
+            t = torch.cat([time[0][time[1]] if isinstance(time, tuple) else time for _, _, time in parts])
             return self.rows_of(codes[first][keep]), merged[keep], t[first][keep]
         table = torch.zeros(self._states, dtype=torch.float64, device=self.device)
-        times = torch.zeros(self._states, dtype=torch.float64, device=self.device)
+        times = torch.zeros(self._states, dtype=torch.float64, device=self.device) if timed else None
         for rows, weight, time in parts:
             codes = self.codes(rows)
             table.index_add_(0, codes, weight)
+            if not timed:
+                continue
             if isinstance(time, tuple):  # a pointer per code to one row's time: no gather of every row
                 times_of, index = time
                 pointer = torch.full((self._states,), -1, dtype=torch.long, device=self.device)
@@ -210,7 +221,7 @@ class EnumerationContext(StepContext):
             else:
                 times.scatter_(0, codes, time)
         present = (table > 0).nonzero().squeeze(-1)
-        return self.rows_of(present), table[present], times[present]
+        return self.rows_of(present), table[present], times[present] if timed else None
 
     # -- the model ---------------------------------------------------------------------------------
     def _unique_call(self, function, z: torch.Tensor, t: torch.Tensor) -> Probabilities:
@@ -273,20 +284,30 @@ class EnumerationContext(StepContext):
         return Probabilities(dense=out)
 
     # -- branching ---------------------------------------------------------------------------------
-    def _combine(self, z, eligible: torch.Tensor, options: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    def _plan(self, eligible: torch.Tensor) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+        """The order in which :meth:`_combine` reads options: ``(rows, sizes, index)`` with the rows
+        sorted by their number ``m`` of ``eligible`` positions (``sizes[m]`` rows each), and
+        ``index``, the flat positions of the eligible entries, row after row in that order."""
+        length = eligible.shape[1]
+        count = eligible.sum(-1)
+        rows = torch.argsort(count, stable=True)
+        order, position = eligible[rows].nonzero(as_tuple=True)
+        sizes = torch.bincount(count, minlength=length + 1).tolist()
+        return rows, sizes, rows[order] * length + position
+
+    def _combine(self, z, plan, options: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Every outcome of independent per-position options.
 
-        ``eligible [n, L]``: the positions that branch; ``options [E, W]``: for each of them, in
-        row-major order, the probability that it takes the id ``ids[c]`` (``ids [W]``; ``-1``
-        keeps its entry). The other positions keep theirs. Rows with ``m`` eligible positions
+        ``plan``: :meth:`_plan` of the positions that branch; ``options [E, W]``: for each of them,
+        in the plan's order, the probability that it takes the id ``ids[c]`` (``ids [W]``; ``-1``
+        keeps its entry). The other positions keep theirs. Rows with ``m`` positions that branch
         have ``W^m`` outcomes, built by one outer product per position over all the rows with
-        ``m``. Returns the outcome rows; masses and roots follow them.
+        ``m`` (the rows on the innermost axis, the long one). Returns the outcome rows; masses and
+        roots follow them.
         """
-        n, length = eligible.shape
+        by_count, sizes, index = plan
+        n, length = z.shape
         width = options.shape[-1]
-        codes = self.codes(z)
-        count = eligible.sum(-1)
-        sizes = torch.bincount(count, minlength=length + 1).tolist()
         outcomes = sum(rows * width**m for m, rows in enumerate(sizes))
         if outcomes > MAX_OUTCOMES:
             raise ValueError(
@@ -294,33 +315,43 @@ class EnumerationContext(StepContext):
                 "the target is too large for this sampler's exact law; use a shorter length or a "
                 "smaller vocabulary, or estimate the law by sampling"
             )
-        # Where each row's eligible positions sit in ``options`` (they are consecutive there).
-        first_slot = count.cumsum(0) - count
+        codes = self.codes(z)
+        current = z.reshape(-1)[index].long().unsqueeze(-1)
+        powers = self._powers[index % length].unsqueeze(-1)
+        change = torch.where(ids >= 0, ids - current, 0) * powers  # [E, W]: how each option moves the code
         out_mass, out_code, out_root, out_rows = self._outcome_buffers(outcomes)
-        positions = torch.arange(length, device=self.device)
-        start = 0
-        for m in (m for m, rows in enumerate(sizes) if rows):
-            rows = (count == m).nonzero().squeeze(-1)
-            size = len(rows) * width**m
-            part = slice(start, start + size)
-            mass, code = self.mass[rows].unsqueeze(-1), codes[rows].unsqueeze(-1)
+        start, first_row, entry = 0, 0, 0
+        for m, group in enumerate(sizes):
+            if not group:
+                continue
+            rows = by_count[first_row : first_row + group]
+            first_row += group
+            size = group * width**m
+            mass, code = self.mass[rows].unsqueeze(0), codes[rows].unsqueeze(0)  # [1, g]
             if m:
-                slots = first_slot[rows].unsqueeze(-1) + torch.arange(m, device=self.device)  # [g, m]
-                weight = options[slots]  # [g, m, W]
-                picked = eligible[rows]
-                where = positions.expand(len(rows), -1)[picked].reshape(len(rows), m)
-                current = z[rows].long()[picked].reshape(len(rows), m)
-                powers = self._powers[where].unsqueeze(-1)
-                change = torch.where(ids >= 0, ids - current.unsqueeze(-1), 0) * powers
+                weight = options[entry : entry + group * m].view(group, m, width).transpose(0, 2)  # [W, m, g]
+                shift = change[entry : entry + group * m].view(group, m, width).transpose(0, 2)
+                entry += group * m
                 for j in range(m - 1):
-                    mass = (mass.unsqueeze(-1) * weight[:, j].unsqueeze(1)).reshape(len(rows), -1)
-                    code = (code.unsqueeze(-1) + change[:, j].unsqueeze(1)).reshape(len(rows), -1)
-                shape = (len(rows), width ** (m - 1), width)
-                torch.mul(mass.unsqueeze(-1), weight[:, m - 1].unsqueeze(1), out=out_mass[part].view(shape))
-                torch.add(code.unsqueeze(-1), change[:, m - 1].unsqueeze(1), out=out_code[part].view(shape))
+                    mass = (weight[:, j].unsqueeze(1) * mass.unsqueeze(0)).reshape(-1, group)
+                    code = (shift[:, j].unsqueeze(1) + code.unsqueeze(0)).reshape(-1, group)
+                shape = (width, width ** (m - 1), group)
+                torch.mul(
+                    weight[:, m - 1].unsqueeze(1),
+                    mass.unsqueeze(0),
+                    out=out_mass[start : start + size].view(shape),
+                )
+                torch.add(
+                    shift[:, m - 1].unsqueeze(1),
+                    code.unsqueeze(0),
+                    out=out_code[start : start + size].view(shape),
+                )
             else:
-                out_mass[part], out_code[part] = mass.reshape(-1), code.reshape(-1)
-            out_root[part].view(len(rows), width**m).copy_(self.root[rows].unsqueeze(-1))
+                out_mass[start : start + size], out_code[start : start + size] = (
+                    mass.reshape(-1),
+                    code.reshape(-1),
+                )
+            out_root[start : start + size].view(width**m, group).copy_(self.root[rows].unsqueeze(0))
             start += size
         return self._branched(self.rows_of(out_code, out_rows), out_mass, out_root, n)
 
@@ -357,14 +388,15 @@ class EnumerationContext(StepContext):
     def _branch(self, z, eligible, prob, values=None, ids=None) -> torch.Tensor:
         """Branch the ``eligible`` positions: each keeps its entry with probability ``1 - prob``,
         or takes an id: a value drawn from ``values``, or ``ids[0]`` when no values are given."""
-        index = eligible.reshape(-1).nonzero().squeeze(-1)
+        plan = self._plan(eligible)
+        index = plan[2]
         go = prob.reshape(-1)[index].unsqueeze(-1)
         if values is None:
             options = torch.cat([go, 1 - go], dim=-1)
         else:
             options = torch.cat([go * probability_rows(values, index), 1 - go], dim=-1)
             ids = torch.arange(-1, self.vocab_size, device=self.device).roll(-1)
-        return self._combine(z, eligible, options, ids)
+        return self._combine(z, plan, options, ids)
 
     def move(self, z, prob, values):
         prob = self._probability("prob", prob, z)
@@ -384,10 +416,9 @@ class EnumerationContext(StepContext):
         if law.records_clipping:
             _, clipped = law.leave_and_clipped(self.free)
             self.record("clipped_mass", clipped.sum(-1))
-        eligible = self.free.expand(z.shape)
-        index = eligible.reshape(-1).nonzero().squeeze(-1)
+        plan = self._plan(self.free.expand(z.shape))
         ids = torch.arange(self.vocab_size, device=self.device)
-        return self._combine(z, eligible, probability_rows(law, index), ids)
+        return self._combine(z, plan, probability_rows(law, plan[2]), ids)
 
     def select(self, z, eligible, count, weights=None):
         eligible = eligible & self._free

@@ -39,6 +39,8 @@ class JumpLaw(Law):
             diagnostic ``clipped_mass``.
         leave: the leave probabilities and clipped masses in closed form (see :data:`LeaveRule`),
             when the law has one; otherwise they are summed from the rows.
+        weight: float64 values of temporaries per value of a row while it is computed (see
+            :func:`unmask.pieces.slices`): 1 for a few real passes, more for Fourier transforms.
     """
 
     def __init__(
@@ -48,12 +50,14 @@ class JumpLaw(Law):
         compute: JumpCompute,
         records_clipping: bool = False,
         leave: LeaveRule | None = None,
+        weight: int = 1,
     ) -> None:
         self.parts = tuple(parts)
         self.z = z
         self.compute = compute
         self.records_clipping = records_clipping
         self.leave = leave
+        self.weight = weight
 
     @property
     def shape(self):
@@ -63,16 +67,17 @@ class JumpLaw(Law):
     def device(self):
         return self.z.device
 
-    def _current(self, index: torch.Tensor) -> torch.Tensor:
+    def current(self, index: torch.Tensor) -> torch.Tensor:
         """The current values ``[m, 1]`` at flat positions ``index``; a fixed position may hold an
         id outside the vocabulary (padding), which is clamped: its row is never used."""
         return self.z.reshape(-1)[index].long().clamp(0, self.shape[-1] - 1).unsqueeze(-1)
 
-    def _evaluate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.compute([part.rows(index) for part in self.parts], self._current(index), index)
+    def evaluate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(law [m, V], clipped [m] or None)`` at flat positions ``index``."""
+        return self.compute([part.rows(index) for part in self.parts], self.current(index), index)
 
     def rows(self, index):
-        return self._evaluate(index)[0]
+        return self.evaluate(index)[0]
 
     def take(self, index):
         raise TypeError("a jump law is built from aligned parts; align the parts, not the law")
@@ -85,11 +90,11 @@ class JumpLaw(Law):
             return torch.where(where, leave, 0.0), torch.where(where, clipped, 0.0)
 
         def run(index):
-            law, clipped = self._evaluate(index)
-            current = self._current(index)
+            law, clipped = self.evaluate(index)
+            current = self.current(index)
             others = value_sum(law.scatter(-1, current, 0.0))
             leave = others / value_sum(law)
             return leave, clipped if clipped is not None else torch.zeros_like(leave)
 
         zero = (0.0, torch.float64)
-        return at_positions(where, run, self.shape[-1], (zero, zero), dense)
+        return at_positions(where, run, self.shape[-1], (zero, zero), dense, self.weight)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import torch
 
+from ..laws import value_sum
+from ..pieces import at_positions
 from ..processes import Process
-from ..streams import RowStreams, subset_keys, subset_ranks
+from ..streams import RowStreams, inverse_cdf, subset_keys, subset_ranks
 from .base import StepContext
 from .model_calls import ModelCalls
 
@@ -205,11 +207,49 @@ class DrawingContext(StepContext):
 
     def jump(self, z, law):
         eligible = self.free
+        if law.leave is None:
+            return self._jump_in_one_pass(z, law, eligible)
         leave, clipped = law.leave_and_clipped(eligible, self.dense)
         if law.records_clipping:
             self.record("clipped_mass", clipped.sum(-1))
         go = self._decide(eligible, leave)
         return torch.where(go, self._values(law, go, exclude=z), z)
+
+    def _jump_in_one_pass(self, z, law, eligible):
+        """A jump whose leave probabilities need the whole law of each position: the decision and
+        the new value come from one evaluation of the law per position (the same numbers as the
+        two stages of :meth:`jump`: the same uniforms, decision first)."""
+        length = z.shape[-1]
+        dtype = self._streams.dtype
+        u_leave = self._streams.uniform(length, elements=self._elements).reshape(-1)
+        u_value = self._streams.uniform(length, elements=self._elements).reshape(-1)
+
+        def compute(index):
+            masses, clipped = law.evaluate(index)
+            others = masses.scatter(-1, law.current(index), 0.0)
+            away = value_sum(others)
+            leave = away / value_sum(masses)
+            go = u_leave[index] < leave.to(dtype)
+            drawn, total = inverse_cdf(others.detach().to(dtype), u_value[index], with_total=True)
+            if others.requires_grad or dtype != torch.float64:
+                total = away
+            chosen = others.gather(-1, drawn.unsqueeze(-1)).squeeze(-1)
+            one = torch.ones_like(leave)
+            # Each log sees only the branch taken (no 0 inside a log, no NaN gradient).
+            decided = torch.where(
+                go, torch.where(go, leave, one).log(), torch.log1p(-torch.where(go, 0 * one, leave))
+            )
+            value = torch.where(go, chosen, one).log() - torch.where(go, total, one).log()
+            return go, drawn, decided + value, clipped if clipped is not None else torch.zeros_like(leave)
+
+        outputs = ((False, torch.bool), (0, torch.long), (0.0, torch.float64), (0.0, torch.float64))
+        go, drawn, log_p, clipped = at_positions(
+            eligible, compute, law.shape[-1], outputs, self.dense, law.weight
+        )
+        if law.records_clipping:
+            self.record("clipped_mass", clipped.sum(-1))
+        self._add_log_prob(log_p.sum(-1))
+        return torch.where(go, drawn, z)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def uniform(self, z):

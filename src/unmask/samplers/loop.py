@@ -63,6 +63,7 @@ def run_steps(
         z_step, t_step, s_step = frame
         z_next, t_next = sampler.step(ctx, z_step, t_step, s_step, index)
         z, t = ctx.end_step(z_next, t_next)
+        del frame, z_step, z_next  # the step's states are dropped: a context may reuse their memory
         index += 1
         if on_step is not None:
             on_step(index, total, z)

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import torch
 
+#: Float64 values of temporaries per value of a row while its increment law is computed (complex
+#: Fourier transforms of the rate rows, in both stages of the trapezoid): the piece weight of
+#: :func:`unmask.pieces.slices`.
+FOURIER_WEIGHT = 8
+
 
 def _column(current: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return current.unsqueeze(-1) if current.dim() == values.dim() - 1 else current
@@ -45,12 +50,19 @@ def increment_law(mean: torch.Tensor) -> torch.Tensor:
     """
     size = mean.shape[-1]
     mean = torch.nn.functional.pad(mean[..., 1:].to(torch.float64), (1, 0))  # mean_0 := 0
+    total = mean.sum(-1, keepdim=True)
     # ifft(x)[j] = (1/S) sum_k x_k w^(jk) and fft(x)[m] = sum_j x_j w^(-jm): O(S log S), no S x S
     # matrix.
-    exponent = size * torch.fft.ifft(mean, dim=-1) - mean.sum(-1, keepdim=True)
-    law = torch.fft.fft(torch.exp(exponent), dim=-1).real / size
-    law = law.clamp(min=0)
-    return law / law.sum(-1, keepdim=True)
+    spectrum = torch.fft.ifft(mean, dim=-1)
+    if spectrum.requires_grad and torch.is_grad_enabled():
+        law = torch.fft.fft(torch.exp(size * spectrum - total), dim=-1).real / size
+        law = law.clamp(min=0)
+        return law / law.sum(-1, keepdim=True)
+    del mean
+    law = torch.fft.fft(spectrum.mul_(size).sub_(total).exp_(), dim=-1).real.div(size)
+    del spectrum
+    law.clamp_(min=0)
+    return law.div_(law.sum(-1, keepdim=True))
 
 
 def poisson_value_law(rates: torch.Tensor, current: torch.Tensor, duration: torch.Tensor) -> torch.Tensor:

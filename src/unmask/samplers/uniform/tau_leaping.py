@@ -14,7 +14,7 @@ from ...laws import per_position
 from ...processes import UniformProcess
 from ...processes.jumps import JumpLaw
 from ..base import Sampler, StepContext
-from .increments import poisson_value_law
+from .increments import FOURIER_WEIGHT, poisson_value_law
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,4 @@ class TauLeaping(Sampler):
             rates = process.increment_rates(rows[0], current, per_position(t, index, length))
             return poisson_value_law(rates, current, per_position(delta, index, length)), None
 
-        return ctx.jump(z, JumpLaw((ctx.denoise(z, t),), z, compute)), s
+        return ctx.jump(z, JumpLaw((ctx.denoise(z, t),), z, compute, weight=FOURIER_WEIGHT)), s

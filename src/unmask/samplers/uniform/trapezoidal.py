@@ -24,7 +24,7 @@ from ...processes import UniformProcess
 from ...processes.jumps import JumpLaw
 from ..base import Sampler, StepContext
 from ..trapezoidal import CLIP_TO_TV, extrapolation_weights
-from .increments import poisson_value_law
+from .increments import FOURIER_WEIGHT, poisson_value_law
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Trapezoidal(Sampler):
             return poisson_value_law(rates, current, per_position(first_duration, index, length)), None
 
         probs = ctx.denoise(z, t)
-        y_star = ctx.jump(z, JumpLaw((probs,), z, stage_one))
+        y_star = ctx.jump(z, JumpLaw((probs,), z, stage_one, weight=FOURIER_WEIGHT))
         t, s, probs, y = ctx.align(t), ctx.align(s), ctx.align(probs), ctx.align(z)
         rho = t - theta * (t - s)
         duration = (1 - theta) * (t - s)
@@ -74,5 +74,5 @@ class Trapezoidal(Sampler):
             clipped = (-raw[:, 1:]).clamp(min=0).sum(-1) * hold.squeeze(-1)
             return poisson_value_law(raw.clamp(min=0), current, hold), clipped
 
-        law = JumpLaw((probs_star, probs), y_star, stage_two, records_clipping=True)
+        law = JumpLaw((probs_star, probs), y_star, stage_two, records_clipping=True, weight=FOURIER_WEIGHT)
         return ctx.jump(y_star, law), s_start
