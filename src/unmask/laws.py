@@ -34,12 +34,9 @@ def flat_rows(index: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Ten
     return torch.div(index, length, rounding_mode="floor"), index % length
 
 
-def per_position(values: torch.Tensor, index: torch.Tensor | None, length: int) -> torch.Tensor:
+def per_position(values: torch.Tensor, index: torch.Tensor, length: int) -> torch.Tensor:
     """Entries of a per-row ``[n]`` or per-position ``[n, L]`` (or ``[n, 1]``) tensor at flat
-    positions ``index [m]``, as a column ``[m, 1]``; with ``index`` None, every position, shaped
-    to broadcast against ``[n, L, V]``."""
-    if index is None:
-        return values.reshape(len(values), -1, 1)
+    positions ``index [m]``, as a column ``[m, 1]``."""
     if values.dim() == 1:
         return values[flat_rows(index, length)[0]].unsqueeze(-1)
     if values.shape[-1] == 1:
@@ -145,9 +142,9 @@ def probability_rows(law: Law, index: torch.Tensor | None = None) -> torch.Tenso
 #: Laws with at most this many values are computed in one piece on the host, and their rows kept.
 SMALL_LAW_VALUES = 1 << 24
 
-#: ``combine(rows, index) -> raw intensities`` from the normalised rows of each part: rows ``[m, V]``
-#: of the flat positions ``index [m]``, or ``[n, L, V]`` of every position when ``index`` is None
-#: (read per-row and per-position values with :func:`per_position`, which handles both).
+#: ``combine(rows, index) -> raw intensities [m, V]`` from the normalised rows ``[m, V]`` of each
+#: part at the flat positions ``index [m]`` (read per-row and per-position values there with
+#: :func:`per_position`).
 Combine = Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor]
 
 
@@ -175,9 +172,8 @@ class ClippedCombination(Law):
     def device(self):
         return self.parts[0].device
 
-    def _evaluate(self, index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(raw, rows)`` at flat positions ``index`` (``[m, V]``), or at every position
-        (``[n, L, V]``) when ``index`` is None."""
+    def _evaluate(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(raw, rows)`` ``[m, V]`` at flat positions ``index``."""
         parts = [probability_rows(part, index) for part in self.parts]
         raw = self.combine(parts, index)
         positive = raw.clamp(min=0)

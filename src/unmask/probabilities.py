@@ -225,10 +225,3 @@ def logsumexp_rows(rows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         return (top.to(dtype) + torch.logsumexp(shifted, -1, keepdim=True)).squeeze(-1)
     shifted = rows.to(dtype, copy=True).sub_(top).exp_()
     return top.squeeze(-1).to(dtype) + value_sum(shifted).log()
-
-
-def as_dense(values: torch.Tensor | Law) -> torch.Tensor:
-    """A float64 tensor ``[n, L, V]`` from a law or from a tensor of masses (small problems)."""
-    if isinstance(values, Law):
-        return values.dense()
-    return values.to(torch.float64)
