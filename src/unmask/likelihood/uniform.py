@@ -48,7 +48,7 @@ from ..laws import per_position
 from ..pieces import at_positions
 from ..probabilities import Probabilities
 from ..processes import UniformProcess
-from ..processes.uniform import _through_kernel, _tweedie
+from ..processes.uniform import through_kernel, tweedie_rows
 from . import masks as draws
 from .estimators import check_variant
 from .quadrature import log_time_nodes
@@ -96,7 +96,7 @@ def rate_integrand(process, probs: Probabilities, z, t, x, eligible) -> torch.Te
         weight, current, clean = (per_position(v, index, length) for v in (abar, z, x))
         k_x = _kernel_rows(weight, clean, size)
         r = k_x / k_x.gather(-1, current)
-        s = _through_kernel(probs.rows(index), current, weight, weight)  # the concrete score
+        s = through_kernel(probs.rows(index), current, weight, weight)  # the concrete score
         f = (s - r + r * (r.log() - s.log())).scatter(-1, current, 0.0)
         return (f.sum(-1),)
 
@@ -118,7 +118,7 @@ def step_kl(process, probs: Probabilities, z, t, s, x, eligible) -> torch.Tensor
         # q(z_s = b | z_t, x) is proportional to K_s[x, b] K_{t|s}[b, z_t]
         forward = _kernel_rows(a_s, clean, size) * _kernel_rows(a_ts, current, size)
         q = forward / forward.sum(-1, keepdim=True)
-        p = _tweedie(probs.rows(index), current, a_t, a_s)
+        p = tweedie_rows(probs.rows(index), current, a_t, a_s)
         return (torch.where(q > 0, q * (q.log() - p.log()), 0.0).sum(-1),)
 
     (per_token,) = at_positions(eligible, compute, size, _TERM)

@@ -128,7 +128,7 @@ class UniformProcess(Process):
 
         def compute(rows, current, index):
             columns = (per_position(abar_t, index, length), per_position(abar_s, index, length))
-            return _tweedie(rows[0], current, *columns), None
+            return tweedie_rows(rows[0], current, *columns), None
 
         def leave(where):
             a_t, a_s = abar_t.reshape(-1, 1), abar_s.reshape(-1, 1)
@@ -205,7 +205,7 @@ class UniformProcess(Process):
         ``probs [B, L, S]`` posterior marginals, ``z [B, L]``, ``t [B]``; float64 ``[B, L, S]`` out.
         """
         abar = self.kernel_weight(t)
-        return _by_blocks(probs, z, (abar, abar), _through_kernel)
+        return _by_blocks(probs, z, (abar, abar), through_kernel)
 
     def reverse_rates(self, probs: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Reverse rates ``R[b,i,v] = (sigma(t)/S) s[b,i,v]`` for ``v != z^i``; 0 on the diagonal."""
@@ -218,7 +218,7 @@ class UniformProcess(Process):
         """Exact one-position reverse marginal ``p(z_s^i = b | z_t)`` for ``s < t``:
         ``sum_a p(a | z_t) K_{t|s}[b, z^i] K_s[a, b] / K_t[a, z^i]`` with ``K_{t|s}`` of weight
         ``abar_t / abar_s``. Shapes as in :meth:`score`; rows sum to 1."""
-        return _by_blocks(probs, z, (self.kernel_weight(t), self.kernel_weight(s)), _tweedie)
+        return _by_blocks(probs, z, (self.kernel_weight(t), self.kernel_weight(s)), tweedie_rows)
 
     def posterior_from_score(self, score: torch.Tensor, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Invert :meth:`score`: solve ``s[v] = sum_a G[v,a] p[a]``, ``G[v,a] = K_t[a,v]/K_t[a,z^i]``,
@@ -275,9 +275,16 @@ def _in_place(x: torch.Tensor) -> bool:
     return not (x.requires_grad and torch.is_grad_enabled())
 
 
-def _through_kernel(probs, z, abar, weight):
+def through_kernel(
+    probs: torch.Tensor, z: torch.Tensor, abar: torch.Tensor | float, weight: torch.Tensor | float
+) -> torch.Tensor:
     """``sum_a w[a] K[a, v]`` for ``w[a] = p(a | z) / K_t[a, z]`` and ``K`` of kernel weight
-    ``weight``: ``weight * w[v] + (1 - weight)/S * sum_a w[a]``. A new tensor."""
+    ``weight``: ``weight * w[v] + (1 - weight)/S * sum_a w[a]``.
+
+    ``probs [m, S]`` float64 posterior rows, ``z [m, 1]`` current values, ``abar`` and ``weight``
+    scalars or columns ``[m, 1]``; with ``weight = abar`` this is the concrete score. Returns a new
+    float64 tensor ``[m, S]`` (``probs`` itself is overwritten only when no gradient flows).
+    """
     size = probs.shape[-1]
     off = (1 - abar) / size  # K_t[a, z] for a != z; K_t[z, z] = off + abar
     own = probs.gather(-1, z) / (off + abar)
@@ -291,15 +298,22 @@ def _through_kernel(probs, z, abar, weight):
 
 def _rates(probs, z, abar, weight, rate):
     """Reverse rates ``(sigma/S) s[v]`` off the diagonal, 0 on it (``weight = abar``)."""
-    score = _through_kernel(probs, z, abar, weight)
+    score = through_kernel(probs, z, abar, weight)
     if not _in_place(score):
         return (rate / probs.shape[-1] * score).scatter(-1, z, 0.0)
     return score.mul_(rate / probs.shape[-1]).scatter_(-1, z, 0.0)
 
 
-def _tweedie(probs, z, abar_t, abar_s):
-    """``through_s[b] K_{t|s}[b, z]`` normalised; ``K_{t|s}`` has weight ``abar_t / abar_s``."""
-    through_s = _through_kernel(probs, z, abar_t, abar_s)
+def tweedie_rows(
+    probs: torch.Tensor, z: torch.Tensor, abar_t: torch.Tensor | float, abar_s: torch.Tensor | float
+) -> torch.Tensor:
+    """The exact reverse law ``p(z_s = b | z_t) ∝ through_s[b] K_{t|s}[b, z]`` (``through_s``:
+    :func:`through_kernel` with weight ``abar_s``; ``K_{t|s}`` has weight ``abar_t / abar_s``).
+
+    ``probs [m, S]`` float64 posterior rows, ``z [m, 1]``, kernel weights as scalars or ``[m, 1]``
+    columns. Returns float64 ``[m, S]`` rows that sum to 1.
+    """
+    through_s = through_kernel(probs, z, abar_t, abar_s)
     abar_ts = abar_t / abar_s
     off = (1 - abar_ts) / probs.shape[-1]  # K_{t|s}[b, z] for b != z
     own = through_s.gather(-1, z) * (abar_ts + off)
