@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from unmask import schedules
 from unmask.schedules import (
     ConstantRateSchedule,
     GeometricSchedule,
+    LinearSchedule,
     LogLinearSchedule,
     Schedule,
 )
@@ -219,3 +221,19 @@ def test_bad_hyperparameters_are_named(build, match):
     """Invalid hyperparameters raise ValueError/TypeError naming the argument."""
     with pytest.raises((ValueError, TypeError), match=match):
         build()
+
+
+@pytest.mark.parametrize("name", IDS)
+@pytest.mark.parametrize("t", [1.5, -0.1, float("nan"), torch.tensor([0.5, 1.5])])
+def test_times_outside_the_unit_interval_are_refused(name, t):
+    """Every function of time refuses t outside [0, 1] (numbers, and tensors on the CPU)."""
+    schedule = CASES[name]
+    for method in (schedule.alpha, schedule.masked_fraction, schedule.alpha_derivative, schedule.hazard):
+        with pytest.raises(ValueError, match=r"t must lie in \[0, 1\] \(forward time\), got"):
+            method(t)
+
+
+def test_time_must_be_a_number_or_a_tensor():
+    with pytest.raises(TypeError, match=r"t must be a time in \[0, 1\].*'0\.5' \(str\)"):
+        LinearSchedule().alpha("0.5")
+    assert float(LinearSchedule().alpha(np.float64(0.25))) == 0.75

@@ -7,24 +7,86 @@ got and says what was expected, so that bad input fails before any work starts.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from typing import Any
 
 import torch
 
 
-def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+def integer(name: str, value: Any, what: str) -> int:
+    """Return ``value`` as a Python int if it is an integer (a Python or numpy integer, or an
+    integer tensor of one element), or raise ``TypeError`` saying it must be ``what``.
+
+    Booleans and floats (even whole ones such as ``8.0``) are rejected.
+    """
+    is_bool = (
+        isinstance(value, bool)
+        or type(value).__name__ in ("bool_", "bool")
+        or (torch.is_tensor(value) and value.dtype == torch.bool)
+    )
+    try:
+        if is_bool:
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})") from None
+
+
+def positive_int(
+    name: str, value: Any, *, minimum: int = 1, maximum: int | None = None, why: str = ""
+) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer in ``[minimum, maximum]``.
+
+    Python ints and numpy integers are accepted (``np.int64(8)`` works like ``8``); bool and float
+    are not. ``why`` follows the message when ``value`` is above ``maximum``.
+    """
+    value = integer(name, value, f"an integer >= {minimum}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}, got {value:,}{why}")
     return value
+
+
+def seed(name: str, value: Any) -> int:
+    """Return a seed as an int, or raise: seeds are non-negative integers (Python or numpy).
+
+    The one message every seed-taking function gives: ``"seed must be a non-negative integer, got -1"``.
+    """
+    value = integer(name, value, "a non-negative integer")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return value
+
+
+def time(name: str, value: Any) -> float:
+    """Return a forward time given as a number as a float, or raise unless it lies in ``[0, 1]``."""
+    value = _number(name, value, "a time in [0, 1] (a number or a tensor)")
+    if not (0 <= value <= 1):
+        raise ValueError(f"{name} must lie in [0, 1] (forward time), got {value}")
+    return value
+
+
+def sum_tolerance(dtype: torch.dtype, count: int, floor: float = 1e-9) -> float:
+    """How far from 1 a probability vector of ``count`` entries stored in ``dtype`` may sum:
+    ``floor`` for float64, about ``count`` rounding units of ``dtype`` for lower precisions (a
+    float32 softmax sums to 1 only within a few 1e-7)."""
+    if not dtype.is_floating_point or dtype == torch.float64:
+        return floor
+    return max(floor, max(count, 4) * torch.finfo(dtype).eps)
+
+
+def _number(name: str, value: Any, what: str) -> float:
+    """``value`` as a float if it is a real number (numpy scalars included, bool excluded)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
 
 
 def probability(name: str, value: Any, *, open_low: bool = False, open_high: bool = False) -> float:
     """Return ``value`` as a float in [0, 1] (ends excluded when asked), or raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number in [0, 1], got {value!r} ({type(value).__name__})")
+    value = _number(name, value, "a number in [0, 1]")
     value = float(value)
     low_ok = value > 0 if open_low else value >= 0
     high_ok = value < 1 if open_high else value <= 1
@@ -36,8 +98,7 @@ def probability(name: str, value: Any, *, open_low: bool = False, open_high: boo
 
 def positive_float(name: str, value: Any) -> float:
     """Return ``value`` as a finite float > 0, or raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    value = _number(name, value, "a positive number")
     value = float(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
@@ -50,7 +111,7 @@ def times_in_unit_interval(name: str, t: torch.Tensor) -> None:
         raise TypeError(f"{name} must be a tensor of times in [0, 1], got {type(t).__name__}")
     if t.numel() and not bool(((t >= 0) & (t <= 1)).all()):
         bad = t[~((t >= 0) & (t <= 1))].flatten()[0].item()
-        raise ValueError(f"{name} must lie in [0, 1] (forward time), got a value {bad}")
+        raise ValueError(f"{name} must lie in [0, 1] (forward time), got {bad}")
 
 
 def token_tensor(name: str, x: Any, *, vocab_size: int, allow_mask: bool) -> torch.Tensor:
@@ -87,7 +148,7 @@ def batch_times(name: str, t: Any, batch: int, device: torch.device) -> torch.Te
     ``t`` may be a number, a one-element tensor (broadcast to every row) or a tensor ``[batch]``
     on any device; every value must lie in ``[0, 1]``.
     """
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
+    if isinstance(t, numbers.Real) and not isinstance(t, bool):
         t = torch.tensor(float(t), dtype=torch.float64, device=device)
     if not torch.is_tensor(t):
         raise TypeError(f"{name} must be a float tensor [B] of times in [0, 1], got {type(t).__name__}")

@@ -21,11 +21,13 @@ law of ``x_i`` given ``x_t`` with position ``i`` masked (a hollow model gives th
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from . import checks
 from .processes import Process
 
 
@@ -58,6 +60,21 @@ def check_accepts(function: Callable, names: list[str], what: str = "the denoise
         raise TypeError(
             f"{what} does not accept the conditioning argument {missing[0]!r}: give it a parameter "
             f"of that name (f(x_t, t, {missing[0]}=None)) or **cond, or do not pass {missing[0]}"
+        )
+
+
+def check_vocabulary(denoiser: Any, vocab_size: int) -> None:
+    """Raise ``ValueError`` if ``denoiser`` declares a ``vocab_size`` (the last dimension of its
+    logits; exact target denoisers do) that differs from the ``vocab_size`` of the run.
+
+    Caught before the first call: a wrong ``vocab_size`` also moves the mask id, so the denoiser
+    would otherwise fail on its input (an id out of range) before its logits could be checked.
+    """
+    declared = getattr(denoiser, "vocab_size", None)
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared != vocab_size:
+        raise ValueError(
+            f"vocab_size={vocab_size} disagrees with the denoiser, whose logits have last dimension "
+            f"{declared} (its vocabulary; the mask id is vocab_size); pass vocab_size={declared}"
         )
 
 
@@ -95,6 +112,23 @@ def check_logits_shape(logits: Any, batch: int, length: int, vocab_size: int) ->
             f"the denoiser returned logits of shape {tuple(logits.shape)}, expected {expected}{hint}"
         )
     return logits
+
+
+def warn_if_probabilities(logits: torch.Tensor) -> None:
+    """Warn if ``logits [..., V]`` look like probabilities: every entry non-negative and every
+    position summing to 1. Reads the device once: call it on a denoiser's first output only."""
+    if logits.dim() == 0 or logits.shape[-1] < 2 or logits.numel() == 0:
+        return
+    values = logits.detach()
+    tolerance = checks.sum_tolerance(values.dtype, values.shape[-1], 1e-6)
+    off = (values.sum(-1, dtype=torch.float32) - 1).abs().amax()
+    if bool((values.amin() >= 0) & (off <= tolerance)):
+        warnings.warn(
+            "the denoiser's output looks like probabilities (non-negative, summing to 1 at every "
+            "position), but a denoiser must return logits (unnormalised log-probabilities); return "
+            "probs.log() instead, or the sampler will use softmax(probs), a flattened law",
+            stacklevel=4,
+        )
 
 
 #: Bits of :func:`logits_flags`.
@@ -176,4 +210,7 @@ class CountingDenoiser:
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor, **cond: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         self.rows += x_t.shape[0]
-        return call(self.denoiser, x_t, t, cond)
+        output = call(self.denoiser, x_t, t, cond)
+        if self.calls == 1 and torch.is_tensor(output) and output.is_floating_point():
+            warn_if_probabilities(output)
+        return output

@@ -17,6 +17,18 @@ from .schedules import Schedule
 
 GRID_KINDS = ("uniform", "uniform-alpha")
 
+#: The most steps a grid may have: a step is at least one pass of the sampler (about a
+#: millisecond on a CPU even for a tiny model), so more would run for hours.
+MAX_STEPS = 10**6
+
+
+def check_steps(steps) -> int:
+    """Return ``steps`` as an int, or raise unless it is an integer in ``1..MAX_STEPS``."""
+    return checks.positive_int(
+        "steps", steps, maximum=MAX_STEPS,
+        why=" (each step is a pass of the sampler, so that many would run for hours); use fewer steps",
+    )  # fmt: skip
+
 
 def uniform_time(steps: int, t_end: float = 0.0, t_start: float = 1.0) -> torch.Tensor:
     """``steps + 1`` equally spaced times from ``t_start`` down to ``t_end`` (float64)."""
@@ -75,6 +87,7 @@ def _resolve(grid, steps, schedule, t_end) -> torch.Tensor:
             raise ValueError(
                 "steps is required for a grid sampler (got steps=None); pass steps=N with N >= 1"
             )
+        check_steps(steps)
         if grid == "uniform":
             return uniform_time(steps, t_end)
         return uniform_alpha(steps, schedule, t_end)

@@ -35,6 +35,22 @@ from . import checks
 TimeLike = float | torch.Tensor
 
 
+def _times(t: TimeLike) -> torch.Tensor:
+    """``t`` as a float64 tensor (as :func:`_f64`), after checking that it lies in ``[0, 1]``.
+
+    A number is checked. A tensor on the CPU is checked for values outside ``[0, 1]`` (NaN passes:
+    samplers mark rows without a time that way); a tensor on an accelerator is not checked, since
+    that would wait for the device in the sampler's hot path (the driver checks its grid once).
+    """
+    if torch.is_tensor(t):
+        if t.device.type == "cpu" and t.numel():
+            outside = (t.detach() < 0) | (t.detach() > 1)
+            if bool(outside.any()):
+                raise ValueError(f"t must lie in [0, 1] (forward time), got {t.detach()[outside][0].item()}")
+        return t.to(torch.float64)
+    return _f64(checks.time("t", t))
+
+
 def _f64(t: TimeLike) -> torch.Tensor:
     """``t`` as a float64 tensor: a tensor keeps its device (and its gradient); a number is a
     host scalar."""
@@ -89,16 +105,16 @@ class LinearSchedule(Schedule):
     name: ClassVar[str] = "linear"
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return 1 - _f64(t)
+        return 1 - _times(t)
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return _f64(t).clone()
+        return _times(t).clone()
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
-        return torch.full_like(_f64(t), -1.0)
+        return torch.full_like(_times(t), -1.0)
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
-        return 1 / _f64(t)
+        return 1 / _times(t)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
         return _f64(m).clamp(0, 1)
@@ -116,17 +132,17 @@ class CosineSchedule(Schedule):
     name: ClassVar[str] = "cosine"
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return 1 - torch.sin(math.pi / 2 * _f64(t))
+        return 1 - torch.sin(math.pi / 2 * _times(t))
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return torch.sin(math.pi / 2 * _f64(t))
+        return torch.sin(math.pi / 2 * _times(t))
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
-        return -(math.pi / 2) * torch.cos(math.pi / 2 * _f64(t))
+        return -(math.pi / 2) * torch.cos(math.pi / 2 * _times(t))
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
         # tan(pi/2 (1-t)) = cot(pi/2 t); written as cos/sin so that t = 0 gives inf, not a huge number.
-        half = math.pi / 2 * _f64(t)
+        half = math.pi / 2 * _times(t)
         return (math.pi / 2) * torch.cos(half) / torch.sin(half)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
@@ -144,16 +160,16 @@ class PolynomialSchedule(Schedule):
         checks.positive_float("power", self.power)
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return 1 - _f64(t) ** self.power
+        return 1 - _times(t) ** self.power
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return _f64(t) ** self.power
+        return _times(t) ** self.power
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
-        return -self.power * _f64(t) ** (self.power - 1)
+        return -self.power * _times(t) ** (self.power - 1)
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
-        return self.power / _f64(t)
+        return self.power / _times(t)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
         return _f64(m).clamp(0, 1) ** (1 / self.power)
@@ -170,16 +186,16 @@ class LogLinearSchedule(Schedule):
         checks.probability("eps", self.eps, open_high=True)
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return 1 - (1 - self.eps) * _f64(t)
+        return 1 - (1 - self.eps) * _times(t)
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return (1 - self.eps) * _f64(t)
+        return (1 - self.eps) * _times(t)
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
-        return torch.full_like(_f64(t), -(1 - self.eps))
+        return torch.full_like(_times(t), -(1 - self.eps))
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
-        return 1 / _f64(t)
+        return 1 / _times(t)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
         return (_f64(m) / (1 - self.eps)).clamp(0, 1)
@@ -210,7 +226,7 @@ class GeometricSchedule(Schedule):
 
     def total_noise(self, t: TimeLike) -> torch.Tensor:
         """``sbar(t) = smin^(1-t) smax^t``."""
-        return self.sigma_min * torch.exp(self._log_ratio() * _f64(t))
+        return self.sigma_min * torch.exp(self._log_ratio() * _times(t))
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
         return torch.exp(-self.total_noise(t))
@@ -251,19 +267,19 @@ class ConstantRateSchedule(Schedule):
         checks.positive_float("horizon", self.horizon)
 
     def alpha(self, t: TimeLike) -> torch.Tensor:
-        return torch.exp(-self.horizon * _f64(t))
+        return torch.exp(-self.horizon * _times(t))
 
     def masked_fraction(self, t: TimeLike) -> torch.Tensor:
-        return -torch.expm1(-self.horizon * _f64(t))
+        return -torch.expm1(-self.horizon * _times(t))
 
     def alpha_derivative(self, t: TimeLike) -> torch.Tensor:
         return -self.horizon * self.alpha(t)
 
     def hazard(self, t: TimeLike) -> torch.Tensor:
-        return self.horizon / torch.expm1(self.horizon * _f64(t))
+        return self.horizon / torch.expm1(self.horizon * _times(t))
 
     def rate(self, t: TimeLike) -> torch.Tensor:
-        return torch.full_like(_f64(t), self.horizon)
+        return torch.full_like(_times(t), self.horizon)
 
     def time_of_masked_fraction(self, m: TimeLike) -> torch.Tensor:
         return (-torch.log1p(-_f64(m).clamp(0, 1)) / self.horizon).clamp(0, 1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from . import checks
 from .laws import Law, as_law
 from .pieces import at_positions
 
@@ -62,15 +63,15 @@ def _mix_int(value: int) -> int:
 
 
 def seed_from(generator: torch.Generator | int | None) -> int:
-    """One 62-bit seed drawn from ``generator`` (an int is used as the seed itself)."""
-    if isinstance(generator, bool):
-        raise TypeError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
-    if isinstance(generator, int):
-        return generator % _SEED_RANGE
+    """One 62-bit seed drawn from ``generator`` (a non-negative int is used as the seed itself)."""
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}"
-        )
+        try:
+            return checks.seed("generator", generator) % _SEED_RANGE
+        except TypeError:
+            raise TypeError(
+                "generator must be a torch.Generator, a non-negative integer seed or None, "
+                f"got {generator!r} ({type(generator).__name__})"
+            ) from None
     device = generator.device if generator is not None else "cpu"
     return int(torch.randint(0, _SEED_RANGE, (1,), generator=generator, device=device))
 

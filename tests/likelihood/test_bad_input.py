@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +51,23 @@ def never_called(z, t):
         (X, {"process": UniformProcess(), "eps": 0.1, "method": "time-integral"}, ValueError, "t_min"),
         (X, {"process": MaskedProcess(), "schedule": CosineSchedule()}, ValueError, "not both"),
         (torch.zeros(1, 17, dtype=torch.long), {"method": "exact"}, ValueError, "2\\^L"),
+        (
+            X,
+            {"method": "time-free", "eps": 1e-3},
+            ValueError,
+            "eps applies to method='time-integral' only.*eps=0.001",
+        ),
+        (X, {"method": "exact", "eps": 1e-3}, ValueError, "eps applies to method='time-integral' only"),
+        (X, {"generator": -1}, ValueError, "^generator must be a non-negative integer, got -1$"),
+        (X, {"samples": 10**12}, ValueError, "samples must be at most 10,000,000, got 1,000,000,000,000"),
+        (X, {"samples": True}, TypeError, "samples must be an integer >= 1, got True"),
+        (X, {"method": "discrete", "steps": 10**7}, ValueError, "steps must be at most 1,000,000"),
+        (
+            X.repeat(2000, 1),
+            {"samples": 10**6},
+            ValueError,
+            "samples=1000000 for 4,000 sequences plans 4,000,000,000 draws in one round",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_work(x, options, error, match):
@@ -91,3 +109,24 @@ def test_coupled_and_conditional_inputs():
         conditional_nelbo(never_called, X[:1, :2], X[:, 2:], 3)
     with pytest.raises(ValueError, match="response must hold at least one"):
         conditional_nelbo(never_called, X, X[:, :0], 3)
+
+
+def test_a_denoiser_of_another_vocabulary_is_named():
+    with pytest.raises(
+        ValueError, match="vocab_size=4 disagrees with the denoiser, whose logits have last dimension 3"
+    ):
+        nelbo(TARGET.denoiser(), X, 4)
+
+
+def test_numpy_integers_are_accepted():
+    plain = nelbo(TARGET.denoiser(), X, 3, samples=8, generator=3)
+    numpy = nelbo(TARGET.denoiser(), X, np.int64(3), samples=np.int64(8), generator=np.int64(3))
+    assert torch.equal(plain.nll, numpy.nll)
+
+
+def test_a_denoiser_returning_probabilities_warns():
+    def probabilities(z, t):
+        return torch.full((*z.shape, 3), 1 / 3)
+
+    with pytest.warns(UserWarning, match="looks like probabilities"):
+        nelbo(probabilities, X, 3, samples=2, generator=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,6 +131,33 @@ SAMPLE_ERRORS = [
         r"process must be a MaskedProcess or a UniformProcess, got str",
     ),
     ("generator", {"generator": "seed"}, TypeError, r"generator must be a torch\.Generator.*str"),
+    ("negative seed", {"generator": -1}, ValueError, r"generator must be a non-negative integer, got -1"),
+    (
+        "steps too many",
+        {"steps": 10**12},
+        ValueError,
+        r"steps must be at most 1,000,000, got 1,000,000,000,000",
+    ),
+    ("steps bool", {"steps": True}, TypeError, r"steps must be an integer >= 1, got True"),
+    ("steps numpy float", {"steps": np.float64(2.0)}, TypeError, r"steps must be an integer >= 1"),
+    (
+        "trajectory too large",
+        {"steps": 10**6, "batch_size": 100, "return_trajectory": True},
+        ValueError,
+        r"return_trajectory=True would keep up to 1,000,002 states of \[B, L\] = \[100, 4\].*2\*\*28",
+    ),
+    (
+        "vocab_size disagrees with the exact denoiser",
+        {"vocab_size": 5},
+        ValueError,
+        r"vocab_size=5 disagrees with the denoiser, whose logits have last dimension 3.*pass vocab_size=3",
+    ),
+    (
+        "final_denoise not a bool",
+        {"final_denoise": "yes"},
+        TypeError,
+        r"final_denoise must be True, False or None",
+    ),
 ]
 
 
@@ -139,6 +167,7 @@ SAMPLE_ERRORS = [
 def test_sample_rejects_bad_arguments_before_any_call(label, options, error, match):
     """Each bad argument raises with a message naming it and its value; the denoiser is never called."""
     denoiser = Recording()
+    denoiser.vocab_size = V  # declared, as exact target denoisers do
     with pytest.raises(error, match=match):
         _sample(denoiser, **options)
     assert denoiser.calls == 0, label
@@ -279,6 +308,7 @@ LAW_ERRORS = [
     ("grid increasing", {"steps": None, "grid": [1.0, 0.2, 0.4, 0.0]}, ValueError, r"strictly decreasing"),
     ("start", {"start": "noise"}, ValueError, r"start must be 'exact' or 'prior', got 'noise'"),
     ("process", {"process": 3}, TypeError, r"process must be a MaskedProcess or a UniformProcess, got int"),
+    ("steps too many", {"steps": 10**7}, ValueError, r"steps must be at most 1,000,000, got 10,000,000"),
 ]
 
 
@@ -325,3 +355,67 @@ def test_too_large_targets_say_how_large_and_why():
     with pytest.raises(ValueError, match=r"states V\^L = 5\^12.*enumerates every state"):
         unmask.exact.output_law(big, "euler", 2, denoiser=denoiser, process=UniformProcess())
     assert denoiser.calls == 0
+
+
+# -- issue "Honest numbers, safe files, clear errors" ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "match"),
+    [
+        (small_target().denoiser(), r"target must be an exact target.*got ExactMaskedDenoiser.*denoiser="),
+        (None, r"target must be an exact target.*MarkovChain.*got NoneType"),
+    ],
+)
+def test_output_law_takes_a_target_not_a_denoiser(target, match):
+    with pytest.raises(TypeError, match=match):
+        unmask.exact.output_law(target, "euler", steps=2)
+
+
+def test_exact_law_refuses_a_denoiser_of_another_vocabulary():
+    other = MarkovChain.random(vocab_size=V + 1, length=L, seed=0).denoiser()
+    with pytest.raises(ValueError, match=r"vocab_size=3 disagrees with the denoiser.*last dimension 4"):
+        unmask.exact.output_law(small_target(), "euler", steps=2, denoiser=other)
+
+
+def test_numpy_integers_give_the_same_tokens_as_python_ints():
+    target = small_target()
+    plain = unmask.sample(
+        target.denoiser(), "euler", vocab_size=V, length=L, batch_size=B, steps=4, generator=7
+    )
+    numpy = unmask.sample(
+        target.denoiser(), "euler", vocab_size=np.int64(V), length=np.int64(L), batch_size=np.int32(B),
+        steps=np.int64(4), generator=np.int64(7),
+    )  # fmt: skip
+    assert torch.equal(plain.tokens, numpy.tokens)
+    law = unmask.exact.output_law(target, "euler", steps=np.int64(4))
+    assert torch.equal(law, unmask.exact.output_law(target, "euler", steps=4))
+
+
+def test_final_denoise_false_warns_on_the_masked_process():
+    target = small_target()
+    with pytest.warns(UserWarning, match=r"final_denoise=False is ignored by the masked process"):
+        ignored = _sample(target.denoiser(), final_denoise=False)
+    assert torch.equal(ignored.tokens, _sample(target.denoiser()).tokens)
+    assert torch.equal(ignored.tokens, _sample(target.denoiser(), final_denoise=True).tokens)
+
+
+def test_uniform_final_denoise_defaults_to_true():
+    process = UniformProcess()
+    target = small_target()
+    denoiser = process.exact_denoiser(target)
+    default = _sample(denoiser, "tau-leaping", process=process, steps=4)
+    explicit = _sample(denoiser, "tau-leaping", process=process, steps=4, final_denoise=True)
+    assert torch.equal(default.tokens, explicit.tokens)
+
+
+def test_a_denoiser_returning_probabilities_warns_once():
+    denoiser = Recording(lambda x: torch.full((x.shape[0], x.shape[1], V), 1 / V))
+    with pytest.warns(UserWarning, match=r"looks like probabilities.*must return logits.*probs\.log\(\)"):
+        _sample(denoiser, steps=3)
+
+
+def test_logits_do_not_warn(recwarn):
+    _sample(small_target().denoiser(), steps=3)
+    _sample(Recording(lambda x: torch.full((x.shape[0], x.shape[1], V), 0.5)), steps=3)
+    assert not [w for w in recwarn if "probabilities" in str(w.message)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,11 +105,38 @@ def test_constructor_numbers_are_checked() -> None:
         CyclicHMM(3, 4, p=-0.1)
     with pytest.raises(ValueError, match="concentration must be a finite number > 0"):
         MarkovChain.random(3, 4, concentration=0.0)
-    with pytest.raises(TypeError, match="seed must be an integer"):
+    with pytest.raises(TypeError, match=r"seed must be a non-negative integer, got 1\.5"):
         HMM.random(2, 3, 4, seed=1.5)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got -1$"):
+        MarkovChain.random(3, 4, seed=-1)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got -1$"):
+        HMM.random(2, 3, 4, seed=-1)
     with pytest.raises(TypeError, match="vocab_size must be an integer"):
         Copies(2.0, 3)
     with pytest.raises(ValueError, match="n must be an integer >= 0"):
         Copies(2, 3).sample(-1)
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         Copies(2, 3).sample(4, generator=0)
+
+
+def test_numpy_integers_are_accepted() -> None:
+    """numpy integers work wherever an int does, with the same result."""
+    plain = MarkovChain.random(3, 4, seed=5)
+    numpy = MarkovChain.random(np.int64(3), np.int64(4), seed=np.int64(5))
+    assert torch.equal(plain.probs(), numpy.probs())
+    with pytest.raises(TypeError, match="vocab_size must be an integer"):
+        MarkovChain.random(np.float64(3.0), 4)
+
+
+def test_float32_distributions_within_float32_precision_are_accepted() -> None:
+    """A float32 vector that sums to 1 within float32 rounding is accepted; a float64 one is held
+    to 1e-9, and a float32 one off by far more than rounding is still refused."""
+    initial = torch.full((10,), 0.1, dtype=torch.float32)  # sums to 1 + 1.5e-8 in float64
+    transition = torch.softmax(torch.randn(10, 10, generator=torch.Generator().manual_seed(0)), -1)
+    chain = MarkovChain(initial, transition, 3)
+    assert abs(float(chain.probs().sum()) - 1) < 1e-12
+    Table(torch.full((10, 10), 0.01, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r"initial must sum to 1 \(within 1e-09\)"):
+        MarkovChain(initial.double() + 1e-8, transition.double(), 3)
+    with pytest.raises(ValueError, match=r"initial must sum to 1.*off by 0\.001"):
+        MarkovChain(initial + 1e-4, transition, 3)

@@ -102,7 +102,8 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         steps=steps,
         process=process,
         generator=config.seed,
-        final_denoise=False,
+        # The uniform cells compare with the law at t_min, so they stop there without a final draw.
+        final_denoise=False if process.optional_final_denoise else None,
     )
     resolved = drawn.sampler
     # Grid samplers: the grid's steps; event-driven ones: the steps taken (L for first-hitting).

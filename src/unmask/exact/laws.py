@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..denoisers import check_vocabulary
 from ..grids import make_grid
 from ..processes import Process
 from ..samplers.base import Sampler
@@ -50,6 +51,23 @@ def _check_size(vocab_size: int, length: int, process: Process) -> None:
         )
 
 
+def check_target(target) -> None:
+    """Raise ``TypeError`` unless ``target`` is an exact target (it has a vocabulary, a length and
+    exact conditionals), naming what was passed instead (a denoiser, None)."""
+    if all(hasattr(target, name) for name in ("vocab_size", "length", "conditionals", "probs")):
+        return
+    hint = ""
+    if callable(target):
+        hint = (
+            "; it looks like a denoiser: pass the target it came from, and a denoiser of your own "
+            "as denoiser="
+        )
+    raise TypeError(
+        "target must be an exact target such as unmask.targets.MarkovChain.random(vocab_size=3, "
+        f"length=5) (exact laws enumerate its conditionals), got {type(target).__name__}{hint}"
+    )
+
+
 def _to_table(z: torch.Tensor, mass: torch.Tensor, vocab_size: int, length: int) -> torch.Tensor:
     powers = vocab_size ** torch.arange(length - 1, -1, -1, device=z.device)
     table = torch.zeros(vocab_size**length, dtype=torch.float64, device=z.device)
@@ -77,6 +95,7 @@ def run_law(
     ``final_denoise`` adds the final draw from ``p(x_0 | z_{t_min})``. ``device``: where the
     states and the dynamic program live (the CPU by default).
     """
+    check_target(target)
     process = check_process(process)
     vocab_size, length = target.vocab_size, target.length
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -87,6 +106,7 @@ def run_law(
     warn_prior_mismatch(process, start_time)
     if denoiser is None:
         denoiser = process.exact_denoiser(target)
+    check_vocabulary(denoiser, vocab_size)
     free = torch.ones(length, dtype=torch.bool, device=device)
     ctx = EnumerationContext(process, vocab_size, denoiser, free, device)
     z, mass = process.exact_start(target, start_time, start, device)
@@ -106,4 +126,5 @@ def output_law(target, sampler: str | Sampler, steps: int | None = None, **optio
 def reference_law(target, process: Process | None = None, final_denoise: bool = False) -> torch.Tensor:
     """What a sampler's output law should be compared with: the target itself for the masked
     process (and after a final denoise), the forward law ``p_{t_min}`` for the uniform process."""
+    check_target(target)
     return check_process(process).reference_law(target, final_denoise)

@@ -1,17 +1,56 @@
 """Distances between a sampler's law and the target (spec §6.3).
 
-All inputs are probability tables of the same shape (any shape); sums run over every entry.
+All inputs are probability tables of the same shape (any shape; tensors, numpy arrays or nested
+lists); sums run over every entry, and each table must sum to 1 (within ``1e-6``, or a few
+rounding units per entry below float64).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
+from .. import checks
 
-def _pair(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+#: How far from 1 a float64 table may sum (output laws sum to 1 within ~1e-12).
+SUM_TOLERANCE = 1e-6
+
+
+def _values(name: str, value: Any) -> torch.Tensor:
+    """``value`` as a float64 tensor (lists and arrays converted), or raise ``TypeError``."""
+    if torch.is_tensor(value):
+        return value
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        tensor = None
+    if tensor is None or not (tensor.is_floating_point() or tensor.dtype == torch.int64):
+        raise TypeError(
+            f"{name} must be a probability table (a tensor, array or list of numbers), "
+            f"got {type(value).__name__}"
+        )
+    return tensor
+
+
+def _table(name: str, value: Any) -> torch.Tensor:
+    """A probability table as a flat float64 tensor, or raise naming ``name`` and its sum."""
+    given = _values(name, value)
+    table = given.detach().to(torch.float64).reshape(-1)
+    total = float(table.sum())
+    if abs(total - 1) > checks.sum_tolerance(given.dtype, table.numel(), SUM_TOLERANCE):
+        raise ValueError(
+            f"{name} must be a probability table that sums to 1, got a sum of {total:.6g}; "
+            "divide counts by their total"
+        )
+    return table
+
+
+def _pair(p: Any, q: Any, names: tuple[str, str] = ("p", "q")) -> tuple[torch.Tensor, torch.Tensor]:
+    p, q = _values(names[0], p), _values(names[1], q)
     if p.shape != q.shape:
         raise ValueError(f"laws must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}")
-    return p.to(torch.float64).reshape(-1), q.to(torch.float64).reshape(-1)
+    return _table(names[0], p), _table(names[1], q)
 
 
 def tv(p: torch.Tensor, q: torch.Tensor) -> float:
@@ -36,12 +75,12 @@ def kl(p: torch.Tensor, q: torch.Tensor) -> float:
 
 def leakage(law: torch.Tensor, target: torch.Tensor) -> float:
     """Mass that ``law`` puts outside the support of ``target``."""
-    law, target = _pair(law, target)
+    law, target = _pair(law, target, ("law", "target"))
     return float(law[target <= 0].sum())
 
 
 def entropy(p: torch.Tensor) -> float:
     """Shannon entropy ``-sum p log p`` in nats."""
-    p = p.to(torch.float64).reshape(-1)
+    p = _values("p", p).to(torch.float64).reshape(-1)
     p = p[p > 0]
     return float(-(p * p.log()).sum())

@@ -22,6 +22,11 @@ import torch
 
 from .. import checks
 
+#: The most draws per sequence (``samples``, ``max_samples``).
+MAX_SAMPLES = 10**7
+#: The most draws one round may plan over all sequences (the round's index holds one entry each).
+MAX_ROUND_DRAWS = 2**28
+
 #: ``progress(done, planned)``: draws made so far and draws planned so far, over every sequence.
 Progress = Callable[[int, int], None]
 
@@ -44,12 +49,13 @@ class Budget:
     max_rows: int = 4096
 
     def __post_init__(self) -> None:
-        checks.positive_int("samples", self.samples)
+        why = " (draws per sequence; that many would run for hours); use fewer, or target_stderr"
+        checks.positive_int("samples", self.samples, maximum=MAX_SAMPLES, why=why)
         checks.positive_int("max_rows", self.max_rows)
         if self.target_stderr is not None:
             checks.positive_float("target_stderr", self.target_stderr)
         if self.max_samples is not None:
-            checks.positive_int("max_samples", self.max_samples)
+            checks.positive_int("max_samples", self.max_samples, maximum=MAX_SAMPLES, why=why)
             if self.target_stderr is None:
                 raise ValueError(
                     "max_samples caps a target_stderr run; give target_stderr too (or use samples)"
@@ -115,6 +121,12 @@ def run_units(
     first = min(math.ceil(budget.samples / unit_size), cap)
     if budget.target_stderr is not None:
         first = max(first, min(2, cap))
+    if batch * first * unit_size > MAX_ROUND_DRAWS:
+        raise ValueError(
+            f"samples={budget.samples} for {batch:,} sequences plans {batch * first * unit_size:,} draws in "
+            f"one round, more than the limit of 2**28 = {MAX_ROUND_DRAWS:,}; score fewer sequences per call "
+            "or use fewer samples"
+        )
     stats = RunningStats(batch, columns, device)
     want = torch.full((batch,), first, dtype=torch.long, device=device)
     planned = done = 0

@@ -71,8 +71,8 @@ def log_ratio(
     prompt and two answers). ``target_stderr`` applies to the ratio's standard error.
     ``method="exact"`` gives the exact difference of the two NELBOs (standard errors 0).
     """
-    check_denoiser(denoiser)
     vocab_size = checks.positive_int("vocab_size", vocab_size)
+    check_denoiser(denoiser, vocab_size)
     x, y = check_sequences(x, vocab_size, "x"), check_sequences(y, vocab_size, "y")
     if x.shape != y.shape:
         raise ValueError(

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .. import checks
 from ..streams import choose_subset
 
 VARIANTS = ("plain", "antithetic", "stratified")
@@ -21,11 +22,14 @@ def as_generator(generator: Any, device: torch.device) -> torch.Generator | None
     generator on ``device``) or None."""
     if generator is None or isinstance(generator, torch.Generator):
         return generator
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return torch.Generator(device=device).manual_seed(generator)
-    raise TypeError(
-        f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}"
-    )
+    try:
+        seed = checks.seed("generator", generator)
+    except TypeError:
+        raise TypeError(
+            "generator must be a torch.Generator, a non-negative integer seed or None, "
+            f"got {generator!r} ({type(generator).__name__})"
+        ) from None
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def harmonic(n: torch.Tensor, top: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from .. import checks
-from ..denoisers import CountingDenoiser
+from ..denoisers import CountingDenoiser, check_vocabulary
 from .budget import run_units
 from .exact import MAX_EXACT_LENGTH, exact_nelbo
 from .masks import as_generator
@@ -31,10 +31,11 @@ from .scoring import masked_units
 from .uniform import exact_uniform_terms
 
 
-def check_denoiser(denoiser: Any) -> None:
-    """A denoiser must be callable as ``f(x_t, t) -> logits``."""
+def check_denoiser(denoiser: Any, vocab_size: int) -> None:
+    """A denoiser must be callable as ``f(x_t, t) -> logits`` over ``vocab_size`` tokens."""
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
+    check_vocabulary(denoiser, vocab_size)
 
 
 def nelbo(
@@ -68,8 +69,8 @@ def nelbo(
         :class:`LikelihoodResult` with ``nll``, ``stderr``, ``nfe``, ``samples`` and
         ``bits_per_token`` per sequence.
     """
-    check_denoiser(denoiser)
     vocab_size = checks.positive_int("vocab_size", vocab_size)
+    check_denoiser(denoiser, vocab_size)
     x = check_sequences(x, vocab_size)
     chosen = LikelihoodOptions.build("nelbo", {"method": method, "samples": samples, **options})
     eligible, n = scored_positions(chosen.response, x.shape, x.device)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .. import checks
+from ..grids import check_steps
 from ..processes import MaskedProcess, UniformProcess
 from ..schedules import LinearSchedule, Schedule
 from .budget import Budget, Progress
@@ -97,7 +98,7 @@ class LikelihoodOptions:
         check_variant(self.variant)
         checks.positive_int("strata", self.strata, minimum=2)
         if self.steps is not None:
-            checks.positive_int("steps", self.steps)
+            check_steps(self.steps)
         if self.response is not None:
             check_response(self.response)
         if self.progress is not None and not callable(self.progress):
@@ -112,6 +113,11 @@ class LikelihoodOptions:
     def _check_masked(self) -> None:
         check_eps(self.clip)
         method, variant, steps = self.method, self.variant, self.steps
+        if self.eps is not None and method != "time-integral":
+            raise ValueError(
+                f"eps applies to method='time-integral' only (the clip t ~ U(eps, 1)), got eps={self.eps} "
+                f"with method={method!r}, which ignores it; drop eps"
+            )
         if method == "exact":
             if variant != "plain" or steps is not None:
                 raise ValueError("method='exact' takes no variant or steps")

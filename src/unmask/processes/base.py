@@ -31,6 +31,9 @@ class Process(ABC):
     name: ClassVar[str]
     #: How the number of states an exact law enumerates is written (``"partial states (V + 1)^L"``).
     states_formula: ClassVar[str]
+    #: Whether ``final_denoise`` is a choice: True where sampling may stop before the last draw
+    #: (the uniform process, at ``t_min``); False where the finish always reveals every position.
+    optional_final_denoise: ClassVar[bool] = False
     schedule: Schedule
 
     @property

@@ -37,6 +37,7 @@ class UniformProcess(Process):
     t_min: float = 0.02
     name: ClassVar[str] = "uniform"
     states_formula: ClassVar[str] = "states V^L"
+    optional_final_denoise: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, Schedule):

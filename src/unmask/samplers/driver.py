@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
-from ..denoisers import Denoiser, check_accepts, is_time_agnostic
-from ..grids import make_grid
+from ..denoisers import Denoiser, check_accepts, check_vocabulary, is_time_agnostic
+from ..grids import check_steps, make_grid
 from ..pieces import dense_for
 from ..processes import MaskedProcess, Process
 from ..streams import RowStreams, seed_from
@@ -29,6 +29,9 @@ from .loop import run_steps
 from .model_calls import ModelCalls, ModelOutput
 
 Callback = Callable[[int, int | None, torch.Tensor], None]
+
+#: The most token ids ``return_trajectory=True`` may keep (2 GiB of int64).
+MAX_TRAJECTORY_ENTRIES = 2**28
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def resolve_sampler(sampler: str | Sampler, process: Process, steps: int | None,
             f"pass process={wanted.__name__}(...) or another sampler"
         )
     if steps is not None:
-        checks.positive_int("steps", steps)
+        check_steps(steps)
         if not sampler.takes_steps:
             raise ValueError(
                 f"{sampler.name} takes no steps (it sets its own number of calls), got steps={steps}; "
@@ -97,6 +100,35 @@ def check_process(process: Process | None) -> Process:
             "(any unmask.processes.Process works)"
         )
     return process
+
+
+def check_trajectory_size(steps: int, batch: int, length: int) -> None:
+    """Raise before sampling if ``return_trajectory`` would keep more than
+    :data:`MAX_TRAJECTORY_ENTRIES` token ids (``steps + 2`` states of ``[B, L]`` at most)."""
+    entries = (steps + 2) * batch * length
+    if entries > MAX_TRAJECTORY_ENTRIES:
+        raise ValueError(
+            f"return_trajectory=True would keep up to {steps + 2:,} states of [B, L] = [{batch}, {length}]: "
+            f"{entries:,} token ids ({entries * 8 / 2**30:.1f} GiB), more than the limit of 2**28 "
+            f"({MAX_TRAJECTORY_ENTRIES * 8 / 2**30:.0f} GiB); use fewer steps or a smaller batch, or "
+            "keep what you need from callback=(step, total, z)"
+        )
+
+
+def check_final_denoise(final_denoise: bool | None, process: Process) -> bool:
+    """``final_denoise`` as a bool: None means True; False warns on a process that always reveals
+    every position at the end (the masked process), where it would be ignored."""
+    if final_denoise is None:
+        return True
+    if not isinstance(final_denoise, bool):
+        raise TypeError(f"final_denoise must be True, False or None, got {final_denoise!r}")
+    if not final_denoise and not process.optional_final_denoise:
+        warnings.warn(
+            f"final_denoise=False is ignored by the {process.name} process: sampling always ends with "
+            "every free position revealed (final_denoise applies to the uniform process); drop it",
+            stacklevel=3,
+        )
+    return final_denoise
 
 
 def warn_prior_mismatch(process: Process, start_time: float) -> None:
@@ -242,7 +274,7 @@ def sample(
     row_ids: torch.Tensor | None = None,
     draw_dtype: torch.dtype = torch.float64,
     return_trajectory: bool = False,
-    final_denoise: bool = True,
+    final_denoise: bool | None = None,
     differentiable: bool = False,
     record: bool = False,
     callback: Callback | None = None,
@@ -275,7 +307,9 @@ def sample(
         draw_dtype: dtype of the uniforms and probabilities used for draws (float64 by default;
             float32 reproduces the precision loss of spec §9.1 and is for comparisons only).
         return_trajectory: keep every intermediate state.
-        final_denoise: uniform process only: finish with one draw from ``p(x_0 | z_{t_min})``.
+        final_denoise: uniform process only: finish with one draw from ``p(x_0 | z_{t_min})``
+            (None, the default: True). The masked process always ends with every free position
+            revealed, so ``final_denoise=False`` there warns and changes nothing.
         differentiable: let ``log_prob`` carry gradients to the denoiser's outputs and the grid
             (otherwise sampling builds no autograd graph).
         record: keep every denoiser call's outputs in ``result.records``.
@@ -283,6 +317,7 @@ def sample(
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     process = check_process(process)
+    final_denoise = check_final_denoise(final_denoise, process)
     device = resolve_device(prompt, device)
     z = start_tokens(prompt, batch_size, length, vocab_size, device)
     batch, length = z.shape
@@ -297,6 +332,7 @@ def sample(
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
     check_accepts(denoiser, list(cond))
+    check_vocabulary(denoiser, vocab_size)
     start_time = float(times[0].detach()) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)
 
@@ -313,6 +349,8 @@ def sample(
     streams.at_step(-2)
     z = process.start(z, free, vocab_size, streams, elements)
 
+    if return_trajectory:
+        check_trajectory_size(len(times) - 1 if times is not None else length, batch, length)
     states = [z.clone()] if return_trajectory else None
 
     def on_step(index: int, total: int | None, z: torch.Tensor) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..denoisers import call, check_logits_shape, logits_flags, raise_for_flags
+from ..denoisers import call, check_logits_shape, logits_flags, raise_for_flags, warn_if_probabilities
 from ..probabilities import Probabilities
 
 
@@ -92,6 +92,8 @@ class ModelCalls:
         cond = {k: (v if rows is None else v[rows]) for k, v in self.cond.items()}
         output = call(function or self.denoiser, z, t, cond)
         logits = check_logits_shape(output, z.shape[0], self.length, self.vocab_size)
+        if self.nfe == 0:
+            warn_if_probabilities(logits)  # the first call only: it reads the device
         flags = logits_flags(logits)
         if self.device.type == "cpu":
             raise_for_flags(int(flags))

@@ -42,7 +42,8 @@ from .exact_denoiser import ExactMaskedDenoiser, ExactUniformDenoiser
 #: The most entries a dense table ``[V] * L`` may have (32 MiB of float64).
 MAX_TABLE_ENTRIES = 2**22
 
-#: How far from 1 a given distribution may sum before it is rejected (it is then renormalised).
+#: How far from 1 a float64 distribution may sum before it is rejected (it is then renormalised);
+#: lower precisions get about one rounding unit per entry (:func:`unmask.checks.sum_tolerance`).
 SUM_TOLERANCE = 1e-9
 
 
@@ -65,7 +66,8 @@ def as_distribution(
     """Return ``value`` as a float64 tensor whose last axis holds probability vectors.
 
     ``shape`` gives the expected shape (``None`` for a free size). Entries must be finite and
-    non-negative and every vector along the last axis must sum to 1 within ``SUM_TOLERANCE``;
+    non-negative and every vector along the last axis must sum to 1 within ``SUM_TOLERANCE`` (for
+    float64 input; about one rounding unit per entry for float32 and lower precisions);
     the result is renormalised so that the sums are 1 to rounding. It lives on ``device``, by
     default the device of ``value`` when it is a tensor and the CPU otherwise.
     """
@@ -74,6 +76,7 @@ def as_distribution(
     if device is None:
         device = value.device if torch.is_tensor(value) else torch.device("cpu")
     try:
+        given = value.dtype if torch.is_tensor(value) else torch.as_tensor(value).dtype
         tensor = torch.as_tensor(value, dtype=torch.float64, device=device).clone()
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(f"{name} must be a tensor of probabilities, got {type(value).__name__}") from error
@@ -91,9 +94,10 @@ def as_distribution(
         raise ValueError(f"{name} must hold non-negative probabilities, got an entry {bad}")
     sums = tensor.sum(-1)
     worst = (sums - 1).abs().max().item()
-    if worst > SUM_TOLERANCE:
+    tolerance = checks.sum_tolerance(given, tensor.shape[-1], SUM_TOLERANCE)
+    if worst > tolerance:
         what = "sum" if len(shape) == 1 else "rows (last axis) sum"
-        raise ValueError(f"{name} must {what} to 1 (within {SUM_TOLERANCE}), got a sum off by {worst:.3g}")
+        raise ValueError(f"{name} must {what} to 1 (within {tolerance:.3g}), got a sum off by {worst:.3g}")
     return tensor / sums.unsqueeze(-1)
 
 

@@ -39,8 +39,7 @@ class HMM(ChainTarget):
         hidden_size = checks.positive_int("hidden_size", hidden_size)
         vocab_size = checks.positive_int("vocab_size", vocab_size)
         concentration = checks.positive_float("concentration", concentration)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an integer, got {seed!r} ({type(seed).__name__})")
+        seed = checks.seed("seed", seed)
         rng = np.random.default_rng(seed)
         initial = torch.from_numpy(rng.dirichlet(np.full(hidden_size, concentration)))
         transition = torch.from_numpy(rng.dirichlet(np.full(hidden_size, concentration), size=hidden_size))

@@ -36,8 +36,7 @@ class MarkovChain(ChainTarget):
         """
         vocab_size = checks.positive_int("vocab_size", vocab_size)
         concentration = checks.positive_float("concentration", concentration)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an integer, got {seed!r} ({type(seed).__name__})")
+        seed = checks.seed("seed", seed)
         rng = np.random.default_rng(seed)
         alpha = np.full(vocab_size, concentration)
         initial = torch.from_numpy(rng.dirichlet(alpha))

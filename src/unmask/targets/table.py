@@ -33,8 +33,9 @@ _BLOCK_ENTRIES = 2**22
 class Table(Target):
     """The law ``pi(x) = P[x_1, ..., x_L]`` for an explicit table ``probs`` of shape ``[V] * L``.
 
-    ``probs`` must be non-negative and finite and sum to 1 within ``1e-9``; it is stored in
-    float64 and renormalised, on its own device. At most ``2**22`` entries.
+    ``probs`` must be non-negative and finite and sum to 1 within ``1e-9`` (about one rounding
+    unit per entry for float32 input); it is stored in float64 and renormalised, on its own
+    device. At most ``2**22`` entries.
     """
 
     def __init__(self, probs: Any) -> None:
