@@ -1,16 +1,16 @@
 """Benchmark outputs: ``bench.json``, a TV-against-NFE figure and a markdown report.
 
-Files are written atomically (to a temporary name, then renamed), so an interrupted run never
-leaves a half-written report.
+Files are written by :func:`unmask.files.write_output`: atomically (to a temporary name, then
+renamed), so an interrupted run never leaves a half-written report, with the user's umask, and
+an existing regular file is replaced only with ``force=True``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import platform
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,10 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..files import write_output
 from .config import BenchConfig
 from .fit import OrderFit, best_per_budget
 from .run import Cell
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _finite(value: Any) -> Any:
@@ -55,16 +44,18 @@ def bench_record(config: BenchConfig, cells: list[Cell], fits: list[OrderFit], s
     }
 
 
-def write_json(path: Path, record: dict) -> None:
-    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+def write_json(path: Path, record: dict, force: bool = False) -> None:
+    """The record as indented JSON (:func:`unmask.files.write_output` rules)."""
+    write_output(path, json.dumps(record, indent=2) + "\n", force=force)
 
 
 EXACT_TV = 1e-12
 
 
-def write_figure(path: Path, cells: list[Cell]) -> bool:
+def write_figure(path: Path, cells: list[Cell], force: bool = False) -> bool:
     """TV against NFE budget, log-log, one panel per (process, target), one line per sampler,
-    with reference slopes -1 and -2. Returns False when matplotlib is not installed."""
+    with reference slopes -1 and -2, as PNG (:func:`unmask.files.write_output` rules). Returns
+    False when matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -108,14 +99,12 @@ def write_figure(path: Path, cells: list[Cell]) -> bool:
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     figure.tight_layout()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
+    image = io.BytesIO()
     try:
-        figure.savefig(temporary, dpi=110)
-        os.replace(temporary, path)
+        figure.savefig(image, format="png", dpi=110)
     finally:
-        Path(temporary).unlink(missing_ok=True)
         plt.close(figure)
+    write_output(path, image.getvalue(), force=force)
     return True
 
 
@@ -193,5 +182,6 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(path: Path, record: dict, figure_name: str | None) -> None:
-    write_atomic(path, markdown_report(record, figure_name).encode())
+def write_report(path: Path, record: dict, figure_name: str | None, force: bool = False) -> None:
+    """The markdown report (:func:`unmask.files.write_output` rules)."""
+    write_output(path, markdown_report(record, figure_name), force=force)

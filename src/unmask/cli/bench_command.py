@@ -17,7 +17,18 @@ from ..bench import BenchConfig, fit_orders, parse_samplers, parse_target_spec, 
 from ..bench.config import PROCESSES, QUICK_STEPS, QUICK_TARGETS, default_samplers
 from ..bench.report import bench_record, write_figure, write_json, write_report
 from ..bench.suite import SUITE
-from .errors import check_writable_folder, fail
+from ..files import is_stdout
+from .errors import (
+    check_destination,
+    check_destination_folder,
+    check_seed,
+    fail,
+    output_message,
+    write_destination,
+)
+
+#: The files a full run writes to --out (--json-only writes bench.json only).
+OUTPUT_FILES = ("bench.json", "report.md", "bench.png")
 
 
 def split_list(text: str) -> list[str]:
@@ -75,8 +86,7 @@ def build_config(targets, samplers, steps, samples, seed, quick, process="both")
         raise fail("--steps", str(error)) from None
     if samples is not None and samples < 1:
         raise fail("--samples", f"must be a positive integer, got {samples}")
-    if seed < 0:
-        raise fail("--seed", f"must be a non-negative integer, got {seed}")
+    check_seed(seed)
     if target_specs is None:
         target_specs = tuple(parse_target_spec(t) for t in (QUICK_TARGETS if quick else SUITE))
     return BenchConfig(
@@ -130,10 +140,16 @@ def bench(
         int | None,
         typer.Option(help="Sequences drawn per cell (NFE count, Monte Carlo estimates). Default 2000."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same numbers).")] = 0,
-    out: Annotated[Path, typer.Option(help="Output folder for bench.json, bench.png, report.md.")] = Path(
-        "bench-out"
-    ),
+    seed: Annotated[
+        int, typer.Option(help="Random seed, a non-negative integer (same seed, same numbers).")
+    ] = 0,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output folder for bench.json, bench.png, report.md (created if missing). "
+            "Existing bench files in it are replaced only with --force."
+        ),
+    ] = Path("bench-out"),
     process: Annotated[
         str,
         typer.Option(help="Which process to run: masked, uniform or both (names known to both run on both)."),
@@ -144,22 +160,33 @@ def bench(
     json_only: Annotated[
         bool, typer.Option(help="Print the JSON record to stdout and write only bench.json.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite bench.json, report.md and bench.png already in --out (they keep "
+            "their permissions).",
+        ),
+    ] = False,
 ) -> None:
     """Run every sampler over a grid of step counts on exact targets and compare with the truth.
 
     For each cell it reports the NFE budget and the NFE used, TV and KL(target || sampler) from the
     sampler's exact output law, leakage and the path-KL bound; for each sampler and target it fits
     the convergence order and prints it next to the theory's prediction. Writes bench.json, a
-    figure (bench.png, needs matplotlib) and report.md to --out.
+    figure (bench.png, needs matplotlib) and report.md to --out; existing ones are replaced only
+    with --force.
     """
     config = build_config(targets, samplers, steps, samples, seed, quick, process)
-    try:
-        check_writable_folder(out)
-    except ValueError as error:
-        raise fail("--out", str(error)) from None
+    if is_stdout(out):
+        raise fail("--out", "names a folder for bench.json, report.md and bench.png; --json-only prints")
+    check_destination_folder("--out", out)
+    names = ("bench.json",) if json_only else OUTPUT_FILES
+    for name in names:
+        check_destination("--out", out / name, force)
     # The exact laws work on many small tensors; intra-op threads only fight over the cores there.
     torch.set_num_threads(1)
-    console = Console(stderr=json_only)
+    console = Console(stderr=True)  # progress never goes into a redirected standard output
     cells_to_run = plan(config)
     started = time.perf_counter()
     with Progress(
@@ -173,15 +200,19 @@ def bench(
             raise fail("--targets", str(error)) from None
     fits = fit_orders(cells)
     record = bench_record(config, cells, fits, time.perf_counter() - started)
-    write_json(out / "bench.json", record)
-    if json_only:
-        print(json.dumps(record, indent=2))
-        return
-    figure = "bench.png" if write_figure(out / "bench.png", cells) else None
-    write_report(out / "report.md", record, figure)
-    console.print(orders_table(fits))
-    console.print(best_table(record["best_per_budget"]))
+    try:
+        write_json(out / "bench.json", record, force=force)
+        if json_only:
+            write_destination("--out", "-", json.dumps(record, indent=2) + "\n", force)
+            return
+        figure = "bench.png" if write_figure(out / "bench.png", cells, force=force) else None
+        write_report(out / "report.md", record, figure, force=force)
+    except OSError as error:
+        raise fail("--out", output_message(error)) from None
+    tables = Console()
+    tables.print(orders_table(fits))
+    tables.print(best_table(record["best_per_budget"]))
     written = ["bench.json", "report.md"] + ([figure] if figure else [])
-    console.print(f"Wrote {', '.join(str(out / name) for name in written)}")
+    tables.print(f"Wrote {', '.join(str(out / name) for name in written)}")
     if figure is None:
-        console.print("No figure: install matplotlib (pip install 'unmask[plot]').")
+        tables.print("No figure: install matplotlib (pip install 'unmask[plot]').")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,11 +22,13 @@ from rich.table import Table
 
 from .. import __version__
 from ..bench.config import bench_process, parse_target_spec
-from ..bench.report import write_atomic
 from ..bench.suite import SUITE
+from ..files import is_stdout
 from ..likelihood import METHODS, UNIFORM_METHODS, nelbo
+from ..likelihood.exact import MAX_EXACT_LENGTH
 from ..likelihood.masks import VARIANTS
-from .errors import check_writable_folder, fail
+from ..likelihood.uniform import MAX_EXACT_STATES
+from .errors import check_destination, check_seed, fail, write_destination
 
 
 def read_sequences(path: Path, vocab_size: int, length: int) -> torch.Tensor:
@@ -92,6 +93,26 @@ def check_options(method, process, samples, target_stderr, max_samples, eps, var
         raise fail("--steps", f"applies to method discrete (or exact on the uniform process), not {method}")
     if num < 1:
         raise fail("--num", f"must be a positive integer, got {num}")
+
+
+def check_exact_size(method: str, process: str, vocab_size: int, length: int) -> None:
+    """The exact method enumerates every mask set (masked) or every state (uniform); refuse a
+    target above its limit before any work."""
+    if method != "exact":
+        return
+    if process == "masked" and length > MAX_EXACT_LENGTH:
+        raise fail(
+            "--method",
+            f"exact enumerates 2^L mask sets and allows L <= {MAX_EXACT_LENGTH}, but the target has "
+            f"L = {length}; use time-free or time-integral (Monte Carlo) instead",
+        )
+    if process == "uniform" and vocab_size**length > MAX_EXACT_STATES:
+        raise fail(
+            "--method",
+            f"exact enumerates V^L states and allows at most {MAX_EXACT_STATES}, but the target has "
+            f"{vocab_size}^{length} = {vocab_size**length}; "
+            "use time-integral or discrete (Monte Carlo) instead",
+        )
 
 
 def exact_reference(target, x: torch.Tensor, prompt_length: int) -> torch.Tensor:
@@ -168,15 +189,25 @@ def likelihood_command(
     prompt_length: Annotated[
         int, typer.Option(help="Score -log p(response | prompt) with the first K tokens as the prompt.")
     ] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same numbers).")] = 0,
-    output: Annotated[Path | None, typer.Option(help="Write the JSON record here (atomically).")] = None,
+    seed: Annotated[
+        int, typer.Option(help="Random seed, a non-negative integer (same seed, same numbers).")
+    ] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the JSON record here (atomically); '-' is standard output (the table then "
+            "goes to standard error). A symlink is followed; a device or FIFO is written in place."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --output file (it keeps its permissions).")
+    ] = False,
     json_only: Annotated[bool, typer.Option(help="Print only the JSON record on stdout.")] = False,
 ) -> None:
     """Estimate -log p(x) of sequences under a built-in target's exact denoiser, with standard
     errors, the number of denoiser calls and bits per token; print a table and write JSON."""
     check_options(method, process, samples, target_stderr, max_samples, eps, variant, steps, num)
-    if seed < 0:
-        raise fail("--seed", f"must be a non-negative integer, got {seed}")
+    check_seed(seed)
     try:
         spec = parse_target_spec(target)
     except ValueError as error:
@@ -191,11 +222,9 @@ def likelihood_command(
             "--prompt-length",
             "needs the masked process: the built-in uniform denoisers assume every position is noised",
         )
+    check_exact_size(method, process, built.vocab_size, built.length)
     if output is not None:
-        try:
-            check_writable_folder(output.parent if str(output.parent) else Path("."))
-        except ValueError as error:
-            raise fail("--output", str(error)) from None
+        check_destination("--output", output, force)
     if input is not None:
         try:
             x = read_sequences(input, built.vocab_size, built.length)
@@ -207,7 +236,8 @@ def likelihood_command(
     chosen = bench_process(process)
     denoiser = built.denoiser() if process == "masked" else built.uniform_denoiser(chosen)
     response = torch.arange(built.length) >= prompt_length if prompt_length else None
-    console = Console(stderr=json_only)
+    to_stdout = output is not None and is_stdout(output)
+    console = Console(stderr=True)  # progress never goes into a redirected standard output
     started = time.perf_counter()
     with Progress(
         TextColumn("[bold]likelihood"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -255,14 +285,12 @@ def likelihood_command(
     }
     text = json.dumps(record, indent=2) + "\n"
     if output is not None:
-        try:
-            write_atomic(output, text.encode())
-        except OSError as error:
-            raise fail("--output", f"cannot write {str(output)!r}: {error.strerror or error}") from None
+        write_destination("--output", output, text, force)
     if json_only:
-        sys.stdout.write(text)
+        if not to_stdout:
+            write_destination("--output", "-", text, force)
         return
-    out = Console()
+    out = Console(stderr=to_stdout)
     out.print(results_table(x, result, exact))
     out.print(
         f"NFE: {result.nfe} batched denoiser calls" + (f"; wrote {output}" if output is not None else "")

@@ -11,12 +11,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..bench.config import parse_target_spec
-from ..bench.report import write_atomic
 from ..bench.specs import parse_sampler_spec
 from ..bench.suite import SUITE
+from ..files import is_stdout
 from ..processes import MaskedProcess, UniformProcess
 from ..samplers import registry, sample
-from .errors import check_writable_folder, fail
+from .errors import check_destination, check_seed, fail, write_destination
+
+OUTPUT_HELP = (
+    "Write the sequences here, one per line (tokens space-separated); '-' is standard output. "
+    "A symlink is followed; a device or FIFO is written in place."
+)
+FORCE_HELP = "Overwrite an existing --output file (it keeps its permissions)."
 
 
 def sample_command(
@@ -31,10 +37,9 @@ def sample_command(
         int | None, typer.Option(help="Grid steps (blocks for k-random; none for first-hitting).")
     ] = None,
     num: Annotated[int, typer.Option("--num", "-n", help="Number of sequences.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    output: Annotated[
-        Path | None, typer.Option(help="Write the sequences here, one per line (tokens space-separated).")
-    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (a non-negative integer).")] = 0,
+    output: Annotated[Path | None, typer.Option(help=OUTPUT_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Draw sequences from a built-in exact target with any sampler and print them (or write them
     to a file, one sequence per line), with the NFE used."""
@@ -52,11 +57,9 @@ def sample_command(
         raise fail("--num", f"must be a positive integer, got {num}")
     if steps is not None and steps < 1:
         raise fail("--steps", f"must be a positive integer, got {steps}")
+    check_seed(seed)
     if output is not None:
-        try:
-            check_writable_folder(output.parent if str(output.parent) else Path("."))
-        except ValueError as error:
-            raise fail("--output", str(error)) from None
+        check_destination("--output", output, force)
     built = SUITE[spec.name].at(process, spec.length)
     chosen = MaskedProcess() if process == "masked" else UniformProcess()
     denoiser = built.denoiser() if process == "masked" else built.uniform_denoiser(chosen)
@@ -79,14 +82,11 @@ def sample_command(
             raise fail("--steps", str(error)) from None
     lines = [" ".join(str(int(token)) for token in row) for row in result.tokens]
     text = "\n".join(lines) + "\n"
-    if output is not None:
-        try:
-            write_atomic(output, text.encode())
-        except OSError as error:
-            raise fail("--output", f"cannot write {str(output)!r}: {error.strerror or error}") from None
+    if output is not None and not is_stdout(output):
+        write_destination("--output", output, text, force)
         print(f"wrote {num} sequences to {output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_destination("--output", "-", text, force)
     print(
         f"NFE: {result.nfe} batched calls; {float(result.nfe_per_row.double().mean()):.1f} per sequence",
         file=sys.stderr,

@@ -1,0 +1,225 @@
+"""Output files that are safe to write: the rules every file ``unmask`` writes follows.
+
+* ``"-"`` names standard output.
+* A symbolic link is followed: the write goes to the file it resolves to, and the link stays a link.
+* A missing file is created atomically (a temporary file in the same folder, written, synced, then
+  renamed over the name), with mode ``0o666 & ~umask`` like any file a shell would create.
+  Missing parent folders are created.
+* An existing regular file is replaced atomically only with ``force=True``; it keeps its mode
+  (and, where the process may set it, its owner).
+* A character device (``/dev/null``, a terminal) or a FIFO is opened and written in place: it is
+  never replaced by a regular file. A block device holds data, so it needs ``force=True`` as a
+  regular file does, and is written in place too.
+* A folder, a socket, or anything else is refused.
+
+:func:`check_output` applies these rules without writing anything, so that a command can refuse
+a bad destination before it starts any work; :func:`write_output` applies them again when it
+writes. Both raise :class:`OutputError` (an ``OSError``) with a one-line reason, and
+:class:`OutputExists` when only ``force`` is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+#: The path that names standard output.
+STDOUT = "-"
+
+
+class OutputError(OSError):
+    """A destination that cannot or must not be written; ``str(error)`` is a one-line reason."""
+
+
+class OutputExists(OutputError):
+    """The destination holds data (a regular file or a block device) and ``force`` was not given."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        super().__init__(f"{self.path!r} exists; pass force=True to overwrite it")
+
+
+def is_stdout(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is ``"-"`` (standard output)."""
+    return os.fspath(path) == STDOUT
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux
+    ``/proc/self/status``); elsewhere it is set and restored at once."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode of a newly created file: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _stat(path: str | os.PathLike, target: Path) -> os.stat_result | None:
+    """``os.stat`` of the resolved ``target``, ``None`` when it does not exist."""
+    try:
+        return os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise OutputError(f"cannot write {os.fspath(path)!r}: {_reason(error)}") from None
+
+
+def _probe_folder(folder: Path, shown: str) -> None:
+    """Prove that files can be created in ``folder`` (or, when it is missing, that it can be
+    created: its nearest existing ancestor is a folder we can create entries in)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write to {shown!r}: {str(existing)!r} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".unmask-write-test")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise OutputError(f"cannot write to {shown!r}: {_reason(error)}") from None
+
+
+def check_folder(folder: str | os.PathLike) -> None:
+    """Raise :class:`OutputError` unless ``folder`` is a folder we can create files in, or is
+    missing and can be created. Creates nothing."""
+    path = Path(os.path.realpath(folder))
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write to {os.fspath(folder)!r}: it is not a folder")
+    _probe_folder(path, os.fspath(folder))
+
+
+def check_output(path: str | os.PathLike, force: bool = False) -> None:
+    """Raise :class:`OutputError` if :func:`write_output` would refuse ``path`` or fail to
+    write it (see the module's rules), without writing, opening or creating anything.
+
+    Raises :class:`OutputExists` for an existing regular file (or block device) without ``force``.
+    """
+    if is_stdout(path):
+        return
+    shown = os.fspath(path)
+    target = Path(os.path.realpath(path))
+    info = _stat(path, target)
+    if info is None:
+        _probe_folder(target.parent, shown)
+        return
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{shown!r} is a folder; give a file name")
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        if not force:
+            raise OutputExists(shown)
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"cannot write {shown!r}: permission denied")
+        if stat.S_ISREG(mode):
+            _probe_folder(target.parent, shown)  # the atomic replace creates a file beside it
+        return
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"cannot write {shown!r}: permission denied")
+        return
+    raise OutputError(f"cannot write {shown!r}: it is neither a regular file, a device nor a FIFO")
+
+
+def write_output(path: str | os.PathLike, data: bytes | str, force: bool = False) -> None:
+    """Write ``data`` (``str`` is encoded as UTF-8) to ``path`` under the module's rules:
+    ``"-"`` is standard output; symlinks are followed; a missing file is created atomically
+    with mode ``0o666 & ~umask``; an existing regular file is replaced atomically, keeping its
+    mode, only with ``force`` (else :class:`OutputExists`); character devices and FIFOs are
+    written in place. Raises :class:`OutputError` (or the ``OSError`` of a failed write)."""
+    payload = data.encode() if isinstance(data, str) else bytes(data)
+    if is_stdout(path):
+        _write_stdout(payload)
+        return
+    shown = os.fspath(path)
+    target = Path(os.path.realpath(path))
+    info = _stat(path, target)
+    if info is None:
+        _write_atomic(target, payload, new_file_mode(), None)
+        return
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{shown!r} is a folder; give a file name")
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        if not force:
+            raise OutputExists(shown)
+        if stat.S_ISREG(mode):
+            _write_atomic(target, payload, stat.S_IMODE(mode), (info.st_uid, info.st_gid))
+        else:
+            _write_in_place(target, payload)
+        return
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        _write_in_place(target, payload)
+        return
+    raise OutputError(f"cannot write {shown!r}: it is neither a regular file, a device nor a FIFO")
+
+
+def _write_stdout(payload: bytes) -> None:
+    stream = sys.stdout
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        buffer.write(payload)
+        buffer.flush()
+    else:
+        stream.write(payload.decode())
+        stream.flush()
+
+
+def _write_in_place(target: Path, payload: bytes) -> None:
+    """Open an existing special file for writing (never creating one) and write everything."""
+    handle = os.open(target, os.O_WRONLY)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)
+
+
+def _write_atomic(target: Path, payload: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+    """Temporary file beside ``target``, written, given ``mode`` (and ``owner`` where allowed),
+    synced, then renamed over ``target``; the folder is synced after the rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            if owner is not None:
+                # Only a privileged process may give a file away; otherwise the file is ours.
+                with contextlib.suppress(OSError):
+                    os.fchown(stream.fileno(), *owner)
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    try:
+        folder = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(folder)
+    finally:
+        os.close(folder)
