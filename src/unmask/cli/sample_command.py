@@ -77,6 +77,7 @@ def sample_command(
             result = sample(
                 denoiser, sampler_spec.build(), vocab_size=built.vocab_size, length=built.length,
                 batch_size=num, steps=steps, process=chosen, generator=seed, callback=advance,
+                show_progress=False,
             )  # fmt: skip
         except ValueError as error:
             raise fail("--steps", str(error)) from None

@@ -10,6 +10,7 @@ shared with the exact-law runner.
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..denoisers import Denoiser, check_accepts, check_vocabulary, is_time_agnos
 from ..grids import check_steps, make_grid
 from ..pieces import dense_for
 from ..processes import MaskedProcess, Process
+from ..progress import AUTO_DELAY, StepProgress
 from ..streams import RowStreams, seed_from
 from . import registry
 from .base import Sampler
@@ -278,6 +280,7 @@ def sample(
     differentiable: bool = False,
     record: bool = False,
     callback: Callback | None = None,
+    show_progress: bool | None = None,
 ) -> SampleResult:
     """Draw ``batch_size`` sequences of ``length`` tokens from a denoiser with a sampler.
 
@@ -314,8 +317,13 @@ def sample(
             (otherwise sampling builds no autograd graph).
         record: keep every denoiser call's outputs in ``result.records``.
         callback: called as ``callback(step, total_steps_or_None, z)`` after every step.
+        show_progress: a progress line on standard error (:mod:`unmask.progress`): True from the
+            first step, False never; None (the default) when standard error is a terminal and
+            the run has lasted two seconds.
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
+    if show_progress is not None and not isinstance(show_progress, bool):
+        raise TypeError(f"show_progress must be True, False or None, got {show_progress!r}")
     process = check_process(process)
     final_denoise = check_final_denoise(final_denoise, process)
     device = resolve_device(prompt, device)
@@ -353,7 +361,14 @@ def sample(
         check_trajectory_size(len(times) - 1 if times is not None else length, batch, length)
     states = [z.clone()] if return_trajectory else None
 
+    progress = None
+    if show_progress or (show_progress is None and sys.stderr is not None and sys.stderr.isatty()):
+        progress = StepProgress("unmask.sample", None, delay=0.0 if show_progress else AUTO_DELAY)
+
     def on_step(index: int, total: int | None, z: torch.Tensor) -> None:
+        if progress is not None:
+            progress.total = total
+            progress.update(index)
         if states is not None:
             states.append(z.clone())
         if callback is not None:
@@ -367,6 +382,8 @@ def sample(
             else torch.ones(batch, dtype=torch.float64, device=device)
         )
         z, _, taken = run_steps(sampler, ctx, z, t, times, final_denoise, on_step)
+    if progress is not None:
+        progress.close(taken)
     ctx.finish_checks()
     if states is not None and not torch.equal(states[-1], z):
         states.append(z.clone())
