@@ -107,36 +107,42 @@ def check_folder(folder: str | os.PathLike) -> None:
     _probe_folder(path, os.fspath(folder))
 
 
-def check_output(path: str | os.PathLike, force: bool = False) -> None:
-    """Raise :class:`OutputError` if :func:`write_output` would refuse ``path`` or fail to
-    write it (see the module's rules), without writing, opening or creating anything.
-
-    Raises :class:`OutputExists` for an existing regular file (or block device) without ``force``.
-    """
+def _destination(path: str | os.PathLike, force: bool) -> tuple[str, Path, os.stat_result | None]:
+    """How the module's rules write ``path``: ``(action, target, stat)`` with ``action`` one of
+    ``"stdout"``, ``"create"`` (missing: atomic), ``"replace"`` (a regular file: atomic, with
+    ``force``) or ``"in place"`` (a device or FIFO), ``target`` the resolved path. Raises
+    :class:`OutputError` for a destination the rules refuse."""
     if is_stdout(path):
-        return
+        return "stdout", Path(STDOUT), None
     shown = os.fspath(path)
     target = Path(os.path.realpath(path))
     info = _stat(path, target)
     if info is None:
-        _probe_folder(target.parent, shown)
-        return
+        return "create", target, None
     mode = info.st_mode
     if stat.S_ISDIR(mode):
         raise OutputError(f"{shown!r} is a folder; give a file name")
     if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
         if not force:
             raise OutputExists(shown)
-        if not os.access(target, os.W_OK):
-            raise OutputError(f"cannot write {shown!r}: permission denied")
-        if stat.S_ISREG(mode):
-            _probe_folder(target.parent, shown)  # the atomic replace creates a file beside it
-        return
+        return ("replace" if stat.S_ISREG(mode) else "in place"), target, info
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        if not os.access(target, os.W_OK):
-            raise OutputError(f"cannot write {shown!r}: permission denied")
-        return
+        return "in place", target, info
     raise OutputError(f"cannot write {shown!r}: it is neither a regular file, a device nor a FIFO")
+
+
+def check_output(path: str | os.PathLike, force: bool = False) -> None:
+    """Raise :class:`OutputError` if :func:`write_output` would refuse ``path`` or fail to
+    write it (see the module's rules), without writing, opening or creating anything.
+
+    Raises :class:`OutputExists` for an existing regular file (or block device) without ``force``.
+    """
+    action, target, _ = _destination(path, force)
+    shown = os.fspath(path)
+    if action in ("replace", "in place") and not os.access(target, os.W_OK):
+        raise OutputError(f"cannot write {shown!r}: permission denied")
+    if action in ("create", "replace"):
+        _probe_folder(target.parent, shown)  # an atomic write creates a file beside the target
 
 
 def write_output(path: str | os.PathLike, data: bytes | str, force: bool = False) -> None:
@@ -146,30 +152,15 @@ def write_output(path: str | os.PathLike, data: bytes | str, force: bool = False
     mode, only with ``force`` (else :class:`OutputExists`); character devices and FIFOs are
     written in place. Raises :class:`OutputError` (or the ``OSError`` of a failed write)."""
     payload = data.encode() if isinstance(data, str) else bytes(data)
-    if is_stdout(path):
+    action, target, info = _destination(path, force)
+    if action == "stdout":
         _write_stdout(payload)
-        return
-    shown = os.fspath(path)
-    target = Path(os.path.realpath(path))
-    info = _stat(path, target)
-    if info is None:
+    elif action == "create":
         _write_atomic(target, payload, new_file_mode(), None)
-        return
-    mode = info.st_mode
-    if stat.S_ISDIR(mode):
-        raise OutputError(f"{shown!r} is a folder; give a file name")
-    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
-        if not force:
-            raise OutputExists(shown)
-        if stat.S_ISREG(mode):
-            _write_atomic(target, payload, stat.S_IMODE(mode), (info.st_uid, info.st_gid))
-        else:
-            _write_in_place(target, payload)
-        return
-    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+    elif action == "replace":
+        _write_atomic(target, payload, stat.S_IMODE(info.st_mode), (info.st_uid, info.st_gid))
+    else:
         _write_in_place(target, payload)
-        return
-    raise OutputError(f"cannot write {shown!r}: it is neither a regular file, a device nor a FIFO")
 
 
 def _write_stdout(payload: bytes) -> None:
