@@ -155,20 +155,32 @@ def test_sample_bad_options():
 
 def test_large_target_gets_monte_carlo_estimates_with_intervals(tmp_path):
     """A target too large for an exact law ((V+1)^L = 4^12 partial states) is measured by Monte
-    Carlo: adjacent-pair TV and leakage with 95% intervals that contain the estimate."""
+    Carlo under its own name: pair TV (a lower bound on TV, never labelled TV) and leakage, with
+    95% intervals that contain their estimates; the exact sampler's pair-TV interval contains 0;
+    the report and the console say pair TV, and unseparated samplers are reported as a tie."""
     result = invoke(
-        "bench", "--targets", "copies:length=12", "--samplers", "euler", "--process", "masked",
-        "--steps", "4,8", "--samples", "400", "--out", tmp_path, "--json-only",
+        "bench", "--targets", "copies:length=12", "--samplers", "euler,first-hitting", "--process",
+        "masked", "--steps", "4,8", "--samples", "400", "--out", tmp_path,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    cells = json.loads((tmp_path / "bench.json").read_text())["cells"]
-    assert [c["method"] for c in cells] == ["monte-carlo", "monte-carlo"]
+    record = json.loads((tmp_path / "bench.json").read_text())
+    cells = record["cells"]
+    assert [c["method"] for c in cells] == ["monte-carlo"] * 3
     for cell in cells:
-        low, high = cell["tv_interval"]
-        assert 0 <= low <= cell["tv"] <= high and cell["kl"] is None
+        assert cell["tv"] is None and cell["kl"] is None and "tv_interval" not in cell
+        low, high = cell["pair_tv_interval"]
+        assert 0 <= low <= cell["pair_tv"] <= high <= 1
+        assert cell["pair_tv"] <= cell["pair_tv_plugin"] and cell["pair_tv_null_bias"] > 0
         leak_low, leak_high = cell["leakage_interval"]
         assert leak_low <= cell["leakage"] <= leak_high
-        assert cell["leakage"] > 0  # parallel Euler steps on copies leak at these step counts
+    euler = [c for c in cells if c["sampler"] == "euler"]
+    assert all(c["leakage"] > 0 for c in euler)  # parallel Euler steps on copies leak at these step counts
+    (fhs,) = [c for c in cells if c["sampler"] == "first-hitting"]
+    assert fhs["pair_tv_interval"][0] == 0 and fhs["leakage"] == 0
+    assert all(row["metric"] == "pair_tv" and row["tv"] is None for row in record["best_per_budget"])
+    report = (tmp_path / "report.md").read_text()
+    assert "pair TV" in report and "lower bound on the TV" in report
+    assert "pair TV" in result.output
 
 
 def test_process_option():

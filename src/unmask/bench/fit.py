@@ -2,7 +2,8 @@
 
 The order is minus the least-squares slope of ``log TV`` against ``log NFE`` over the asymptotic
 part of the grid: the ``FIT_POINTS`` largest budgets whose TV is above the float64 floor
-(spec §6.4); with fewer such points no order is fitted. Each sampler states the order it predicts
+(spec §6.4); with fewer such points no order is fitted. Monte Carlo cells (``pair_tv``, a
+lower bound on the TV) are not fitted. Each sampler states the order it predicts
 (:meth:`unmask.samplers.Sampler.predicted_order`, spec §4), read at the largest budget: first
 order for Euler, tau-leaping, Tweedie and RK-2; second order for the trapezoid while its clipped
 mass (the expected jumps lost to clipping, which adds a first-order error) stays below half its
@@ -66,23 +67,58 @@ def fit_orders(cells: list[Cell]) -> list[OrderFit]:
     return fits
 
 
+def cell_error(cell: Cell) -> tuple[str, float, tuple[float, float]]:
+    """The error a cell is ranked by: ``(metric, value, interval)``.
+
+    Exact cells: ``("tv", tv, [tv, tv])``, except that a TV at the float64 floor (``TV_FLOOR``)
+    is ``[0, TV_FLOOR]``: exact samplers tie. Monte Carlo cells: ``("pair_tv", estimate, its 95%
+    interval)``."""
+    if cell.method == "exact":
+        assert cell.tv is not None
+        return "tv", cell.tv, ((0.0, TV_FLOOR) if cell.tv <= TV_FLOOR else (cell.tv, cell.tv))
+    assert cell.pair_tv is not None and cell.pair_tv_interval is not None
+    return "pair_tv", cell.pair_tv, tuple(cell.pair_tv_interval)
+
+
 def best_per_budget(cells: list[Cell]) -> list[dict]:
-    """For each target, process and budget: the sampler with the lowest TV within that budget."""
+    """For each target, process and budget: the best sampler within that budget, or a tie.
+
+    Each sampler enters with its lowest-error cell within the budget. A sampler is ranked first
+    only when its interval lies wholly below every other's (``high < low``); otherwise every
+    sampler whose interval reaches below the lowest upper end ties with it (``"tie: a, b"``).
+    Exact errors are points (intervals only at the float64 floor); Monte Carlo ones have 95%
+    intervals. Row fields: ``sampler`` (a name, or ``"tie: ..."``), ``samplers`` (the tied names,
+    lowest estimate first), ``steps`` (of the single best cell, ``None`` for a tie), ``metric``
+    (``"tv"`` or ``"pair_tv"``), ``value`` and ``interval`` (of the lowest estimate), and ``tv``
+    (``value`` when the metric is TV, else ``None``)."""
     rows = []
     keys = sorted({(c.target, c.process) for c in cells}, key=lambda k: (k[1], k[0]))
     for target, process in keys:
         group = [c for c in cells if c.target == target and c.process == process]
         for budget in sorted({c.nfe_budget for c in group}):
-            within = [c for c in group if c.nfe_budget <= budget]
-            best = min(within, key=lambda c: c.tv)
+            per_sampler: dict[str, Cell] = {}
+            for cell in group:
+                if cell.nfe_budget <= budget:
+                    held = per_sampler.get(cell.sampler)
+                    if held is None or cell_error(cell)[1] < cell_error(held)[1]:
+                        per_sampler[cell.sampler] = cell
+            ranked = sorted(per_sampler.values(), key=lambda c: cell_error(c)[1])
+            lowest_high = min(cell_error(c)[2][1] for c in ranked)
+            tied = [c for c in ranked if cell_error(c)[2][0] <= lowest_high]
+            metric, value, interval = cell_error(ranked[0])
+            names = [c.sampler for c in tied]
             rows.append(
                 {
                     "target": target,
                     "process": process,
                     "budget": budget,
-                    "sampler": best.sampler,
-                    "steps": best.steps,
-                    "tv": best.tv,
+                    "sampler": names[0] if len(names) == 1 else "tie: " + ", ".join(names),
+                    "samplers": names,
+                    "steps": ranked[0].steps if len(names) == 1 else None,
+                    "metric": metric,
+                    "value": value,
+                    "interval": list(interval) if metric == "pair_tv" else None,
+                    "tv": value if metric == "tv" else None,
                 }
             )
     return rows

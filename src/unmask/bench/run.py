@@ -2,7 +2,9 @@
 
 A cell is one (target, process, sampler, steps). Its error comes from the sampler's exact output
 law when the state space allows (TV, KL(target || sampler), leakage, and the path-KL bound for
-random-order masked samplers), otherwise from Monte Carlo estimates with 95% intervals. Every
+random-order masked samplers), otherwise from Monte Carlo estimates with 95% intervals of
+``pair_tv`` (the adjacent-pair TV, a lower bound on the TV; :mod:`unmask.bench.estimates`) and
+leakage. Every
 cell also draws ``samples`` sequences with :func:`unmask.sample` to measure the NFE actually used
 (calls per row, after reuse of unchanged rows).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -21,7 +24,7 @@ from ..exact.path_kl import supports_path_kl
 from ..samplers import sample
 from ..targets.chain import ChainTarget
 from .config import BenchConfig, TargetSpec, bench_process
-from .estimates import leakage_estimate, pair_tv
+from .estimates import leakage_estimate, pair_tv, pair_tv_null_margin
 from .specs import SamplerSpec
 from .suite import SUITE
 
@@ -35,8 +38,14 @@ class Cell:
     ``nfe_budget`` is the nominal number of denoiser calls (steps taken x calls per step; the
     number of masked tokens for first-hitting); ``nfe_used`` the mean calls per row actually made
     (lower when unchanged rows reuse a call).
-    ``method`` is ``"exact"`` (errors from the exact law) or ``"monte-carlo"`` (``tv`` is then the
-    adjacent-pair TV, with ``tv_interval`` its 95% interval). ``predicted`` and ``prediction_note``:
+    ``method`` is ``"exact"`` (errors from the exact law: ``tv``, ``kl``, ``leakage``, ``path_kl``)
+    or ``"monte-carlo"``: ``tv`` and ``kl`` are then ``None``, and ``pair_tv`` estimates the mean
+    over adjacent positions ``i`` of the TV between the sampler's and the target's laws of
+    ``(x_i, x_{i+1})`` (a lower bound on the TV), noise-corrected, with ``pair_tv_interval`` a 95%
+    interval (covers it with probability at least 95%), ``pair_tv_plugin`` the plug-in value and
+    ``pair_tv_null_bias`` the plug-in's expected value for an exact sampler;
+    ``leakage`` is then the sampled fraction with ``leakage_interval`` its 95% Wilson interval.
+    ``predicted`` and ``prediction_note``:
     the convergence order the sampler predicts for itself at this cell, and why.
     """
 
@@ -47,12 +56,15 @@ class Cell:
     nfe_budget: int
     nfe_used: float
     method: str
-    tv: float
+    tv: float | None
     kl: float | None
     leakage: float
     path_kl: float | None
     clipped_mass: float | None
-    tv_interval: tuple[float, float] | None
+    pair_tv: float | None
+    pair_tv_interval: tuple[float, float] | None
+    pair_tv_plugin: float | None
+    pair_tv_null_bias: float | None
     leakage_interval: tuple[float, float] | None
     seconds: float
     predicted: str
@@ -104,6 +116,7 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         generator=config.seed,
         # The uniform cells compare with the law at t_min, so they stop there without a final draw.
         final_denoise=False if process.optional_final_denoise else None,
+        show_progress=False,  # the bench shows its own progress over cells
     )
     resolved = drawn.sampler
     # Grid samplers: the grid's steps; event-driven ones: the steps taken (L for first-hitting).
@@ -122,21 +135,30 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         return Cell(
             target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "exact",
             error, kl(reference, law.law), leakage(law.law, reference), bound,
-            clipped, None, None, time.perf_counter() - start, predicted, note,
+            clipped, None, None, None, None, None, time.perf_counter() - start, predicted, note,
         )  # fmt: skip
     if not isinstance(target, ChainTarget):
         raise ValueError(
             f"target {target_spec.label!r} is too large for an exact law and has no pair marginals"
         )
-    estimate, interval = pair_tv(target, drawn.tokens, generator)
+    pairs = pair_tv(target, drawn.tokens, generator, _null_margin(target_spec, spec.process, config))
     leak, leak_interval = leakage_estimate(target, drawn.tokens)
     clipped = drawn.diagnostics.get("clipped_mass")
-    predicted, note = resolved.predicted_order(clipped, estimate)
+    predicted, note = resolved.predicted_order(clipped, pairs.estimate)
     return Cell(
         target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "monte-carlo",
-        estimate, None, leak, None, clipped, interval, leak_interval,
+        None, None, leak, None, clipped, pairs.estimate, pairs.interval, pairs.plugin,
+        pairs.null_bias, leak_interval,
         time.perf_counter() - start, predicted, note,
     )  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _null_margin(target_spec: TargetSpec, process: str, config: BenchConfig) -> float:
+    """The exact-sampler quantile of the plug-in pair TV (shared by every cell of a target)."""
+    target = SUITE[target_spec.name].at(process, target_spec.length)
+    generator = torch.Generator().manual_seed(config.seed)
+    return pair_tv_null_margin(target, config.samples, generator)
 
 
 def run_bench(config: BenchConfig, progress: Progress | None = None) -> list[Cell]:

@@ -111,11 +111,18 @@ def orders_table(fits) -> Table:
 
 
 def best_table(rows) -> Table:
-    table = Table(title="Best sampler within each budget of model calls (lowest TV)")
-    for column in ("target", "process", "NFE budget", "best sampler", "TV"):
+    table = Table(
+        title="Best sampler within each budget of model calls (lowest error; a tie where the "
+        "intervals do not separate)"
+    )
+    for column in ("target", "process", "NFE budget", "best sampler", "metric", "value [95% interval]"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["target"], row["process"], str(row["budget"]), row["sampler"], f"{row['tv']:.2g}")
+        value = f"{row['value']:.2g}"
+        if row["interval"]:
+            value += f" [{row['interval'][0]:.2g}, {row['interval'][1]:.2g}]"
+        metric = "pair TV (≤ TV)" if row["metric"] == "pair_tv" else "TV"
+        table.add_row(row["target"], row["process"], str(row["budget"]), row["sampler"], metric, value)
     return table
 
 
