@@ -105,3 +105,37 @@ def test_bad_input_files(tmp_path, content, message):
     result = invoke("--target", "mild:length=4", "--input", data)
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --input:") and message in result.stderr, result.stderr
+
+
+def test_unreached_target_stderr_and_unreliable_error_bars_are_reported(tmp_path):
+    """A --target-stderr that --max-samples cannot reach gets a warning line naming both and a
+    per-sequence reached_target false in the JSON; the time-integral run says its error bars are
+    unreliable (heavy tail), in the record and on standard error."""
+    out = tmp_path / "scores.json"
+    result = invoke(
+        "--target", "mild", "--num", "3", "--method", "time-integral", "--samples", "16",
+        "--target-stderr", "0.001", "--max-samples", "64", "--output", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "3 of 3 sequences (stderr marked *) stopped at --max-samples 64 before reaching --target-stderr 0.001"
+        in (result.stderr)
+    )
+    assert "error bars are unreliable: heavy-tailed" in result.stderr
+    record = json.loads(out.read_text())
+    assert (
+        record["reliable"] is False and "heavy-tailed" in record["caveat"] and record["unreached_target"] == 3
+    )
+    for row in record["sequences"]:
+        assert row["reached_target"] is False and row["samples"] == 64 and row["units"] == 64
+        assert row["ci95_low"] < row["nll"] < row["ci95_high"]
+
+
+def test_reliable_run_has_no_warning_and_reached_targets():
+    """time-free with a reachable --target-stderr: no warning, reached_target true everywhere."""
+    result = invoke("--target", "mild", "--num", "2", "--target-stderr", "2.0", "--json-only")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+    record = json.loads(result.stdout)
+    assert record["reliable"] is True and record["caveat"] is None and record["warnings"] == []
+    assert all(row["reached_target"] is True for row in record["sequences"])

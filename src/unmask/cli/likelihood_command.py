@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -130,20 +131,54 @@ def _finite(value: float) -> float | str:
 
 
 def results_table(x, result, exact) -> Table:
+    unreliable = "" if result.reliable else " (unreliable error bars: see the warning below)"
     table = Table(
         title=f"-log p(x) by {result.method} ({result.process} process), nats per sequence; "
-        "exact = -log π(x) of the target"
+        f"exact = -log π(x) of the target{unreliable}"
     )
-    for column in ("#", "tokens", "estimate", "± stderr", "exact", "bits/token", "draws", "NFE/seq"):
+    low, high = result.interval()
+    columns = (
+        "#",
+        "tokens",
+        "estimate",
+        "± stderr",
+        "95% interval",
+        "exact",
+        "bits/token",
+        "draws",
+        "NFE/seq",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "tokens" else "right")
     for b in range(len(x)):
         tokens = " ".join(str(int(v)) for v in x[b][:16]) + (" …" if x.shape[1] > 16 else "")
+        stderr = f"{float(result.stderr[b]):.4f}"
+        if result.reached_target is not None and not bool(result.reached_target[b]):
+            stderr += "*"
         table.add_row(
-            str(b), tokens, f"{float(result.nll[b]):.4f}", f"{float(result.stderr[b]):.4f}",
+            str(b), tokens, f"{float(result.nll[b]):.4f}", stderr,
+            f"{float(low[b]):.3f}–{float(high[b]):.3f}",
             "—" if exact is None else f"{float(exact[b]):.4f}", f"{float(result.bits_per_token[b]):.4f}",
             str(int(result.samples[b])), str(int(result.nfe_per_row[b])),
         )  # fmt: skip
     return table
+
+
+def warnings_of(result, samples: int, max_samples: int | None) -> list[str]:
+    """The lines that say where the error bars do not mean what they say: an estimator whose
+    interval under-covers (``result.caveat``), and sequences that stopped at the draw cap before
+    reaching ``--target-stderr``."""
+    lines = []
+    if not result.reliable:
+        lines.append(f"warning: the {result.method} error bars are unreliable: {result.caveat}")
+    if result.unreached:
+        cap = max_samples if max_samples is not None else 32 * samples
+        where = f"--max-samples {cap}" if max_samples is not None else f"{cap} draws (32 × --samples)"
+        lines.append(
+            f"warning: {result.unreached} of {len(result.nll)} sequences (stderr marked *) stopped at "
+            f"{where} before reaching --target-stderr {result.target_stderr:g}"
+        )
+    return lines
 
 
 def likelihood_command(
@@ -252,6 +287,8 @@ def likelihood_command(
         )  # fmt: skip
     seconds = time.perf_counter() - started
     exact = exact_reference(built, x, prompt_length) if built.vocab_size**built.length <= 2**22 else None
+    low, high = result.interval()
+    warnings = warnings_of(result, samples, max_samples)
     record = {
         "unmask_version": __version__,
         "target": spec.label,
@@ -277,11 +314,19 @@ def likelihood_command(
                 "bits_per_token_stderr": _finite(float(result.bits_per_token_stderr[b])),
                 "exact_nll": None if exact is None else _finite(float(exact[b])),
                 "samples": int(result.samples[b]),
+                "units": None if result.units is None else int(result.units[b]),
+                "ci95_low": _finite(float(low[b])),
+                "ci95_high": _finite(float(high[b])),
+                "reached_target": None if result.reached_target is None else bool(result.reached_target[b]),
                 "nfe_per_row": int(result.nfe_per_row[b]),
                 "scored_tokens": int(result.tokens[b]),
             }
             for b in range(len(x))
         ],
+        "reliable": result.reliable,
+        "caveat": result.caveat,
+        "unreached_target": result.unreached,
+        "warnings": warnings,
     }
     text = json.dumps(record, indent=2) + "\n"
     if output is not None:
@@ -289,9 +334,13 @@ def likelihood_command(
     if json_only:
         if not to_stdout:
             write_destination("--output", "-", text, force)
+        for line in warnings:
+            print(line, file=sys.stderr)
         return
     out = Console(stderr=to_stdout)
     out.print(results_table(x, result, exact))
     out.print(
         f"NFE: {result.nfe} batched denoiser calls" + (f"; wrote {output}" if output is not None else "")
     )
+    for line in warnings:
+        print(line, file=sys.stderr)

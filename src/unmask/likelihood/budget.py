@@ -69,13 +69,17 @@ class Budget:
 
 
 class RunningStats:
-    """Per-sequence count, mean and sum of squared deviations of unit values ``[B, C]`` (float64),
-    on ``device``."""
+    """Per-sequence count, mean and sums of squared and cubed deviations (``m2``, ``m3``) of unit
+    values ``[B, C]`` (float64), on ``device``; merged by Chan's and Pebay's parallel updates:
+    with ``d = mean_b - mean_a`` and ``n = n_a + n_b``,
+    ``m2 = m2_a + m2_b + d^2 n_a n_b / n`` and
+    ``m3 = m3_a + m3_b + d^3 n_a n_b (n_a - n_b) / n^2 + 3 d (n_a m2_b - n_b m2_a) / n``."""
 
     def __init__(self, batch: int, columns: int, device: torch.device | str = "cpu") -> None:
         self.count = torch.zeros(batch, dtype=torch.long, device=device)
         self.mean = torch.zeros(batch, columns, dtype=torch.float64, device=device)
         self.m2 = torch.zeros(batch, columns, dtype=torch.float64, device=device)
+        self.m3 = torch.zeros(batch, columns, dtype=torch.float64, device=device)
 
     def add(self, index: torch.Tensor, values: torch.Tensor) -> None:
         """Merge unit values ``values [U, C]`` of sequences ``index [U]``."""
@@ -83,19 +87,35 @@ class RunningStats:
         n_new = torch.bincount(index, minlength=batch)
         total = torch.zeros_like(self.mean).index_add_(0, index, values)
         mean_new = total / n_new.clamp(min=1)[:, None]
-        m2_new = torch.zeros_like(self.m2).index_add_(0, index, (values - mean_new[index]) ** 2)
+        deviation = values - mean_new[index]
+        m2_new = torch.zeros_like(self.m2).index_add_(0, index, deviation**2)
+        m3_new = torch.zeros_like(self.m3).index_add_(0, index, deviation**3)
         n_old = self.count.to(torch.float64)[:, None]
-        n_sum = (n_old + n_new[:, None]).clamp(min=1)
+        n_add = n_new.to(torch.float64)[:, None]
+        n_sum = (n_old + n_add).clamp(min=1)
         delta = mean_new - self.mean
         touched = (n_new > 0)[:, None]
-        self.mean = torch.where(touched, self.mean + delta * n_new[:, None] / n_sum, self.mean)
-        self.m2 = torch.where(touched, self.m2 + m2_new + delta**2 * n_old * n_new[:, None] / n_sum, self.m2)
+        m3 = (
+            self.m3 + m3_new + delta**3 * n_old * n_add * (n_old - n_add) / n_sum**2
+            + 3 * delta * (n_old * m2_new - n_add * self.m2) / n_sum
+        )  # fmt: skip
+        self.mean = torch.where(touched, self.mean + delta * n_add / n_sum, self.mean)
+        self.m3 = torch.where(touched, m3, self.m3)
+        self.m2 = torch.where(touched, self.m2 + m2_new + delta**2 * n_old * n_add / n_sum, self.m2)
         self.count += n_new
 
     def variance(self) -> torch.Tensor:
         """Unbiased sample variance of one unit ``[B, C]`` (NaN below two units)."""
         n = self.count.to(torch.float64)[:, None]
         return torch.where(n > 1, self.m2 / (n - 1).clamp(min=1), torch.nan)
+
+    def skewness(self) -> torch.Tensor:
+        """Sample skewness ``(m3 / n) / (m2 / n)^(3/2)`` of one unit ``[B, C]`` (NaN below three
+        units or with no spread)."""
+        n = self.count.to(torch.float64)[:, None]
+        spread = self.m2 > 0
+        value = (self.m3 / n.clamp(min=1)) / (self.m2.clamp(min=1e-300) / n.clamp(min=1)) ** 1.5
+        return torch.where((n > 2) & spread, value, torch.nan)
 
     def stderr(self) -> torch.Tensor:
         """Standard error of the mean ``[B, C]`` (``inf`` below two units)."""

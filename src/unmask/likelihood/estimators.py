@@ -48,6 +48,9 @@ from .quadrature import log_time_nodes
 #: A device, as torch accepts it.
 Device = torch.device | str
 
+#: Above this many steps the discrete bound's interval carries the heavy-tail caveat.
+HEAVY_STEPS = 16
+
 #: Gauss-Legendre nodes (in log t) of the time-integral moments.
 LOG_TIME_NODES = 256
 
@@ -90,6 +93,12 @@ class MaskedEstimator(ABC):
         """``[n+1]`` on ``device``: ``E[W^power 1{M = A}]`` for a set ``A`` of ``k = 0..n`` of the
         ``n`` scored positions (entry ``k = 0`` is 0: the empty set adds nothing)."""
 
+    @property
+    def interval_caveat(self) -> str | None:
+        """``None`` when the Student-t, skewness-corrected interval of a mean of units covers at
+        about its level (measured with exact denoisers: 94-96 % for a nominal 95 %), else why not."""
+        return None
+
     def moments(self, n: int, device: Device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """``a [n+1]``, ``b [n+1]``: ``E[W 1{M = A}]`` and ``E[W^2 1{M = A}]`` for ``|A| = k``."""
         return self.weight_moment(n, 1, device), self.weight_moment(n, 2, device)
@@ -120,6 +129,10 @@ class TimeIntegral(MaskedEstimator):
     @property
     def unit_size(self) -> int:
         return {"plain": 1, "antithetic": 2, "stratified": self.strata}[self.variant]
+
+    @property
+    def interval_caveat(self) -> str | None:
+        return heavy_tail_caveat("t", self.eps)
 
     def draw(self, eligible, n, generator):
         units = len(n) // self.unit_size
@@ -187,6 +200,12 @@ class Discrete(MaskedEstimator):
     def __post_init__(self) -> None:
         checks.positive_int("steps", self.steps)
 
+    @property
+    def interval_caveat(self) -> str | None:
+        # The first step weighs about T (the 1/t of the time integral at t = 1/T); coverage of a
+        # nominal 95 % measured 95 % at T = 4, 93.5 % at T = 16, 93 % at T = 64.
+        return None if self.steps <= HEAVY_STEPS else heavy_tail_caveat("t", 1 / self.steps)
+
     def _steps(self, device: Device) -> tuple[torch.Tensor, torch.Tensor]:
         """Start times ``t [T]`` and step weights ``(alpha_s - alpha_t)/(1 - alpha_t) [T]`` on ``device``."""
         grid = uniform_time(self.steps).to(device)
@@ -210,6 +229,16 @@ class Discrete(MaskedEstimator):
         moment = ((self.steps * w) ** power * law).sum(-1) / self.steps
         moment[0] = 0.0
         return moment
+
+
+def heavy_tail_caveat(time: str, clip: float) -> str:
+    """Why a time-integral interval under-covers: its weight ``~ 1/t`` near the clip."""
+    return (
+        f"heavy-tailed: a draw at time t weighs ~1/t, so rare draws near {time} = {clip:g} carry much "
+        "of the variance (tail P(Y > y) ~ 1/y^2); the error bar under-covers (about 92-93 % for a "
+        "nominal 95 %, mostly intervals that lie below the true value) at any sample size; "
+        "uniform-count has a reliable one"
+    )
 
 
 ESTIMATORS: dict[str, type[MaskedEstimator]] = {

@@ -67,7 +67,10 @@ def nelbo(
 
     Returns:
         :class:`LikelihoodResult` with ``nll``, ``stderr``, ``nfe``, ``samples`` and
-        ``bits_per_token`` per sequence.
+        ``bits_per_token`` per sequence, the i.i.d. ``units`` and the confidence ``interval()``
+        (Student-t with ``units - 1`` degrees of freedom and a skewness correction), ``reliable``
+        and ``caveat`` (the time-integral intervals under-cover: heavy tail), and with
+        ``target_stderr`` the per-sequence ``reached_target``.
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     check_denoiser(denoiser, vocab_size)
@@ -102,7 +105,7 @@ def nelbo(
     stats = run_units(
         evaluate, len(x), 1, estimator.unit_size, 1, chosen.budget, chosen.progress, device=x.device
     )
-    return _mc_record(stats, estimator.unit_size, 1, n, counting, chosen)
+    return _mc_record(stats, estimator.unit_size, 1, n, counting, chosen, estimator.interval_caveat)
 
 
 def _uniform(counting, x, eligible, n, vocab_size, chosen, generator) -> LikelihoodResult:
@@ -121,14 +124,16 @@ def _uniform(counting, x, eligible, n, vocab_size, chosen, generator) -> Likelih
         evaluate, len(x), 1, bound.unit_size, bound.rows_per_draw, chosen.budget, chosen.progress,
         device=x.device,
     )  # fmt: skip
-    return _mc_record(stats, bound.unit_size, bound.rows_per_draw, n, counting, chosen)
+    return _mc_record(stats, bound.unit_size, bound.rows_per_draw, n, counting, chosen, bound.interval_caveat)
 
 
-def _mc_record(stats, unit_size, rows_per_draw, n, counting, chosen) -> LikelihoodResult:
+def _mc_record(stats, unit_size, rows_per_draw, n, counting, chosen, caveat) -> LikelihoodResult:
     samples = stats.count * unit_size
+    stderr = stats.stderr()[:, 0]
+    target = chosen.target_stderr
     return LikelihoodResult(
         nll=stats.mean[:, 0].clone(),
-        stderr=stats.stderr()[:, 0],
+        stderr=stderr,
         variance=stats.variance()[:, 0],
         samples=samples,
         tokens=n,
@@ -136,6 +141,11 @@ def _mc_record(stats, unit_size, rows_per_draw, n, counting, chosen) -> Likeliho
         nfe_per_row=samples * rows_per_draw,
         method=chosen.method,
         process=chosen.forward_process.name,
+        units=stats.count.clone(),
+        skewness=stats.skewness()[:, 0],
+        target_stderr=target,
+        reached_target=None if target is None else stderr <= target,
+        caveat=caveat,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from .intervals import skew_corrected_interval, t_quantiles
+
 LN2 = math.log(2.0)
 
 
@@ -39,6 +41,16 @@ class LikelihoodResult:
         nfe_per_row: LongTensor ``[B]``, denoiser rows evaluated for each sequence (the per-sequence
             cost a model with one sequence per call would pay).
         method: the estimator's name; ``process``: ``"masked"`` or ``"uniform"``.
+        units: LongTensor ``[B]``, the i.i.d. units behind ``nll`` (``samples / unit_size``: one
+            draw, an antithetic pair or one set of ``strata`` draws each); the interval has
+            ``units - 1`` degrees of freedom. ``None`` for ``"exact"`` (no Monte-Carlo error).
+        skewness: float64 ``[B]``, the sample skewness ``gamma`` of one unit's value (NaN below
+            three units); it sets the skewness correction of :meth:`interval`.
+        target_stderr: the standard error a ``target_stderr`` run aimed at (``None`` otherwise).
+        reached_target: bool ``[B]``, ``stderr <= target_stderr``: ``False`` where the run stopped
+            at ``max_samples`` first (``None`` without ``target_stderr``).
+        caveat: ``None`` when :meth:`interval` is calibrated, else why it is not (for example
+            the heavy tail of the time-integral estimator); :attr:`reliable` is ``caveat is None``.
     """
 
     nll: torch.Tensor
@@ -50,6 +62,45 @@ class LikelihoodResult:
     nfe_per_row: torch.Tensor
     method: str
     process: str = "masked"
+    units: torch.Tensor | None = None
+    skewness: torch.Tensor | None = None
+    target_stderr: float | None = None
+    reached_target: torch.Tensor | None = None
+    caveat: str | None = None
+
+    @property
+    def reliable(self) -> bool:
+        """Whether :meth:`interval` covers at about its nominal level (``caveat is None``)."""
+        return self.caveat is None
+
+    @property
+    def dof(self) -> torch.Tensor | None:
+        """Degrees of freedom of the standard error, ``units - 1`` ``[B]`` (``None`` for ``"exact"``)."""
+        return None if self.units is None else self.units - 1
+
+    @property
+    def unreached(self) -> int:
+        """How many sequences stopped at ``max_samples`` above ``target_stderr`` (0 without it)."""
+        return 0 if self.reached_target is None else int((~self.reached_target).sum())
+
+    def interval(self, level: float = 0.95, skew: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """A two-sided ``level`` confidence interval ``(low, high)`` ``[B]`` for ``-log p(x)`` (the
+        expectation of the estimator).
+
+        With ``n = units`` and ``q = t_{(1 + level)/2, n - 1}`` the Student-t quantile, the
+        interval is ``nll -+ q stderr`` with ``skew=False``; with ``skew=True`` (default) it is
+        Hall's skewness-corrected ``[nll - stderr g^{-1}(q), nll - stderr g^{-1}(-q)]``,
+        ``g^{-1}(y) = ((1 + 3 a (y - b))^{1/3} - 1) / a``, ``a = gamma / (3 sqrt(n))``, ``b = a / 2``
+        (:mod:`.intervals`). ``"exact"`` gives ``(nll, nll)``. Check :attr:`reliable`: the
+        time-integral estimators' intervals under-cover (:attr:`caveat`)."""
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie in (0, 1), got {level}")
+        if self.units is None:
+            return self.nll - self.stderr, self.nll + self.stderr
+        quantile = t_quantiles((1 + level) / 2, self.units - 1)
+        if not skew or self.skewness is None:
+            return self.nll - quantile * self.stderr, self.nll + quantile * self.stderr
+        return skew_corrected_interval(self.nll, self.stderr, self.skewness, self.units, quantile)
 
     @property
     def bits_per_token(self) -> torch.Tensor:
@@ -74,6 +125,13 @@ class LikelihoodResult:
             "samples": self.samples.tolist(),
             "tokens": self.tokens.tolist(),
             "nfe_per_row": self.nfe_per_row.tolist(),
+            "units": None if self.units is None else self.units.tolist(),
+            "ci95_low": _floats(self.interval()[0]),
+            "ci95_high": _floats(self.interval()[1]),
+            "reliable": self.reliable,
+            "caveat": self.caveat,
+            "target_stderr": self.target_stderr,
+            "reached_target": None if self.reached_target is None else self.reached_target.tolist(),
         }
 
 

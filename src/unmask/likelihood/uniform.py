@@ -50,12 +50,16 @@ from ..probabilities import Probabilities
 from ..processes import UniformProcess
 from ..processes.uniform import through_kernel, tweedie_rows
 from . import masks as draws
-from .estimators import check_variant
+from .estimators import check_variant, heavy_tail_caveat
 from .quadrature import log_time_nodes
 from .scoring import unit_means
 
 #: Gauss-Legendre nodes (in log t) of the exact continuous-time NELBO.
 EXACT_NODES = 128
+#: Below these ``t_min`` the continuous-time and the ``steps``-step intervals carry the heavy-tail
+#: caveat (:attr:`UniformBound.interval_caveat`).
+HEAVY_T_MIN = 0.1
+HEAVY_T_MIN_STEPS = 0.02
 #: The most states ``V^L`` the exact enumeration visits.
 MAX_EXACT_STATES = 1 << 12
 #: ``(fill, dtype)`` of a per-position float64 term (0 at positions that are not scored).
@@ -168,6 +172,17 @@ class UniformBound:
     @property
     def unit_size(self) -> int:
         return {"plain": 1, "antithetic": 2, "stratified": self.strata}[self.variant]
+
+    @property
+    def interval_caveat(self) -> str | None:
+        """Why the interval may under-cover (see :attr:`.MaskedEstimator.interval_caveat`): the
+        flipped-token score ``r ~ 1/t`` makes the draws heavy-tailed near ``t_min``. Measured
+        coverage of a nominal 95 %: continuous time 91 % at ``t_min = 0.02``, 88 % at 0.01, 95 %
+        at 0.25; 8 steps 94.5 % at 0.02, 92.5 % at 0.01."""
+        t_min = self.process.t_min
+        if t_min < (HEAVY_T_MIN if self.steps is None else HEAVY_T_MIN_STEPS):
+            return heavy_tail_caveat("t_min", t_min)
+        return None
 
     @property
     def rows_per_draw(self) -> int:
