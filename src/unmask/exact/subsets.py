@@ -26,7 +26,7 @@ def uniform_subsets(mass: torch.Tensor, eligible: torch.Tensor, count: torch.Ten
     bits = torch.zeros(n, dtype=torch.long, device=mass.device)
     for i in range(length):
         here = eligible[source, i]
-        go = torch.where(here, picks / left.clamp(min=1), 0.0).to(torch.float64)
+        go = torch.where(here, picks.to(torch.float64) / left.clamp(min=1).to(torch.float64), 0.0)
         choices = torch.stack([1 - go, go], dim=-1)
         row, chosen = (choices > 0).nonzero(as_tuple=True)
         mass = mass[row] * choices[row, chosen]
