@@ -1,0 +1,20 @@
+"""Planners: samplers that choose which masked positions to reveal from the model's probabilities
+(top-k by confidence, margin or entropy; confidence thresholds; the EB-Sampler; low-confidence
+remasking). One tie rule for all of them (:mod:`.plan`), so that their exact laws are defined."""
+
+from .entropy_bounded import EntropyBounded
+from .plan import KEY_RESOLUTION, SCORES, Planner
+from .remasking import LowConfidenceRemasking
+from .threshold import FactorThreshold, Threshold
+from .top_k import TopK
+
+__all__ = [
+    "KEY_RESOLUTION",
+    "SCORES",
+    "EntropyBounded",
+    "FactorThreshold",
+    "LowConfidenceRemasking",
+    "Planner",
+    "Threshold",
+    "TopK",
+]

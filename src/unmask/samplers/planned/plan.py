@@ -1,0 +1,172 @@
+"""What every planner shares: scores of masked positions, the one tie rule, and the step.
+
+A planner reveals, at each denoiser call, a set of masked positions chosen from the model's
+probabilities at the current state (spec §2.5, §9.10), each drawn independently from its
+conditional. The choice is a deterministic function of the state, so the exact law of a planner
+is well defined and the enumerating context computes it from the same step.
+
+Scores are per-position reductions of :class:`~unmask.probabilities.Probabilities` (never a
+``[n, L, V]`` float64 tensor). Every planner ranks positions by an **order key**, lower first:
+
+* ``"confidence"``: ``-max_v p(v)``;
+* ``"margin"``: ``-(top1 - top2)``;
+* ``"entropy"``: ``H(p)`` (nats).
+
+**Tie rule.** Keys are compared on a grid of ``KEY_RESOLUTION`` (``2**-30``, about ``1e-9``):
+keys that round to the same grid point tie, and ties go to the lower position index first (a
+stable sort). The rounding makes keys that are equal in exact arithmetic but computed along
+different float paths (the drawing context reads logits, the enumerating one float64
+probabilities) tie in both contexts, so both choose the same positions.
+
+The denoiser is called at the time whose masked fraction equals the row's masked fraction,
+``t = m^{-1}(n / L)``, as k-random does (``L``: the row's existing positions, prompt included).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import torch
+
+from ... import checks
+from ...probabilities import Probabilities
+from ..base import Sampler, StepContext
+from ..k_random import KRandom
+
+#: The scores a planner may rank by.
+SCORES = ("confidence", "margin", "entropy")
+
+#: Order keys closer than this are ties (broken by the lower position index).
+KEY_RESOLUTION = 2.0**-30
+
+
+def order_key(probs: Probabilities, score: str) -> torch.Tensor:
+    """Float64 ``[n, L]`` order keys (lower is revealed first) of ``score``, on the tie grid."""
+    if score == "confidence":
+        key = -probs.max_prob()
+    elif score == "margin":
+        key = -probs.margin()
+    elif score == "entropy":
+        key = probs.entropy()
+    else:
+        raise ValueError(f"unknown score {score!r}; known scores: {', '.join(SCORES)}")
+    return on_tie_grid(key)
+
+
+def on_tie_grid(key: torch.Tensor) -> torch.Tensor:
+    """``key`` rounded to the grid of ``KEY_RESOLUTION`` (exact scaling by a power of two)."""
+    return torch.round(key / KEY_RESOLUTION) * KEY_RESOLUTION
+
+
+def order(key: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
+    """LongTensor ``[n, L]``: each row's positions, eligible ones first by ascending ``key``,
+    ties by the lower index (a stable sort); the others after them."""
+    key = torch.where(eligible, key, torch.inf)
+    return torch.sort(key, dim=-1, stable=True).indices
+
+
+def first(order: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Bool ``[n, L]``: the first ``count[b]`` positions of each row's ``order``."""
+    rank = torch.arange(order.shape[-1], device=order.device)
+    take = rank < count.unsqueeze(-1)
+    return torch.zeros_like(take).scatter(-1, order, take)
+
+
+def leading(ok: torch.Tensor) -> torch.Tensor:
+    """LongTensor ``[n]``: how many leading entries of each row of ``ok [n, L]`` hold."""
+    return ok.long().cumprod(-1).sum(-1)
+
+
+def masked_time(ctx: StepContext, count: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The time ``[n]`` whose masked fraction is ``count / lengths`` for each row (``lengths``
+    read before any move: a move changes the rows of the enumerating context)."""
+    return ctx.process.schedule.time_of_masked_fraction(count / lengths.to(torch.float64))
+
+
+@dataclass(frozen=True)
+class Planner(Sampler):
+    """A sampler that reveals, per call, masked positions chosen from the model's probabilities.
+
+    Subclasses give :meth:`plan`; the step calls the denoiser, asks :meth:`plan` which masked
+    positions to reveal (at least one per row with a masked position), and reveals them, each
+    drawn from its conditional.
+    """
+
+    uses_grid: ClassVar[bool] = False
+    in_default_bench: ClassVar[bool] = False
+
+    @abstractmethod
+    def plan(
+        self, probs: Probabilities, masked: torch.Tensor, index: int, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Bool ``[n, L]``: the masked positions to reveal at step ``index`` (``masked [n, L]``:
+        the masked free positions, ``lengths [n]``: the rows' existing positions)."""
+
+    def step(self, ctx: StepContext, z, t, s, index):
+        masked, lengths = ctx.masked(z), ctx.lengths
+        remaining = masked.sum(-1)
+        probs = ctx.denoise(z, masked_time(ctx, remaining, lengths))
+        chosen = self.plan(probs, masked, index, lengths) & masked
+        t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
+        return ctx.reveal(z, chosen, probs), t_next
+
+
+@dataclass(frozen=True)
+class BlockSizes:
+    """The per-step sizes of planners that reveal a set number of tokens per call: ``k`` (the same
+    every step), ``sizes`` (any schedule; the last reveals what remains) or ``blocks`` (set from
+    ``steps``: each row's length split as evenly as possible, larger blocks first). The
+    arithmetic is k-random's (:class:`~unmask.samplers.k_random.KRandom`)."""
+
+    k: int | None = None
+    sizes: tuple[int, ...] | None = None
+    blocks: int | None = None
+
+    def _check_sizes(self) -> None:
+        given = [name for name in ("k", "sizes", "blocks") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of k, sizes or blocks to {self.name}, not several (got k={self.k}, "
+                f"sizes={self.sizes}, blocks={self.blocks})"
+            )
+        if self.sizes is not None:
+            if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
+                raise TypeError(f"sizes must be a sequence of positive integers, got {self.sizes!r}")
+            object.__setattr__(self, "sizes", tuple(self.sizes))
+        self._schedule()  # k-random's checks of the values
+
+    def _schedule(self) -> KRandom:
+        return KRandom(k=self.k, sizes=self.sizes, blocks=self.blocks)
+
+    def resolve(self, steps: int | None, length: int):
+        if steps is not None:
+            steps = checks.positive_int("steps", steps)
+            if self.blocks == steps:
+                return self
+            if self.k is not None or self.sizes is not None or self.blocks is not None:
+                raise ValueError(
+                    f"{self.name} got steps={steps} and also k={self.k}, sizes={self.sizes}, "
+                    f"blocks={self.blocks}; give one of them"
+                )
+            return replace(self, blocks=steps)
+        if self.sizes is not None and sum(self.sizes) < length:
+            raise ValueError(
+                f"{self.name} sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length {length}"
+            )
+        if self.k is None and self.sizes is None and self.blocks is None:
+            return replace(self, k=1)
+        return self
+
+    def block_size(self, index: int, lengths: torch.Tensor) -> torch.Tensor:
+        """Tokens to reveal at step ``index`` per row of ``lengths [n]``."""
+        return self._schedule().block_size(index, lengths)
+
+    def one_per_call(self, length: int | None = None) -> bool:
+        """Whether every step reveals one token (then the planner is exact)."""
+        if self.k is not None:
+            return self.k == 1
+        if self.sizes is not None:
+            return all(size == 1 for size in self.sizes)
+        return self.blocks is not None and length is not None and self.blocks >= length
