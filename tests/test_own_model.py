@@ -34,8 +34,8 @@ class Probe(torch.nn.Module):
         return self.head(self.embed(x_t))
 
 
-def _steps(name: str) -> int | None:
-    return None if name == "first-hitting" else 3
+def _steps(name: str, process: str = "masked") -> int | None:
+    return 3 if unmask.samplers.get(name, process).takes_steps else None
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,14 @@ def test_every_sampler_passes_float64_times_per_row_without_gradients(process, n
     """``t`` is float64 ``[B]`` (one time per row of the call), and sampling builds no graph."""
     model = Probe()
     unmask.sample(
-        model, name, vocab_size=V, length=L, batch_size=3, steps=_steps(name), process=process, generator=0
+        model,
+        name,
+        vocab_size=V,
+        length=L,
+        batch_size=3,
+        steps=_steps(name, process.name),
+        process=process,
+        generator=0,
     )
     assert model.seen
     for call in model.seen:

@@ -183,7 +183,7 @@ def test_sample_names_known_samplers_and_hyperparameters():
         ValueError, match=rf"unknown sampler 'eulr' for the masked process; known samplers: {known}"
     ):
         _sample(denoiser, "eulr")
-    with pytest.raises(TypeError, match=r"sampler must be a name \(euler.*\) or a Sampler object, got int"):
+    with pytest.raises(TypeError, match=r"sampler must be a name \(.*euler.*\) or a Sampler object, got int"):
         _sample(denoiser, 3)
     with pytest.raises(TypeError, match=r"'trapezoidal' has no hyperparameter 'thta'; it accepts: theta$"):
         unmask.samplers.get("trapezoidal", thta=0.3)
@@ -294,7 +294,7 @@ def test_no_prior_warning_for_exact_schedules(recwarn):
 # -- exact output laws --------------------------------------------------------------------------
 
 LAW_ERRORS = [
-    ("unknown sampler", {"sampler": "eulr"}, ValueError, r"unknown sampler 'eulr'.*known samplers: euler"),
+    ("unknown sampler", {"sampler": "eulr"}, ValueError, r"unknown sampler 'eulr'.*known samplers: .*euler"),
     ("steps 0", {"steps": 0}, ValueError, r"steps must be an integer >= 1, got 0"),
     ("steps float", {"steps": 1.5}, TypeError, r"steps must be an integer >= 1, got 1\.5"),
     ("steps missing", {"steps": None}, ValueError, r"steps is required"),

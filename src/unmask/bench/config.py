@@ -63,8 +63,14 @@ def parse_target_spec(text: str) -> TargetSpec:
 
 
 def default_samplers(processes: tuple[str, ...]) -> tuple[SamplerSpec, ...]:
-    """Every registered sampler of each process, with default hyperparameters."""
-    return tuple(SamplerSpec(name, kind) for kind in processes for name in registry.names(kind))
+    """The registered samplers of each process that join the default run
+    (``in_default_bench``), with default hyperparameters."""
+    return tuple(
+        SamplerSpec(name, kind)
+        for kind in processes
+        for name in registry.names(kind)
+        if registry.SAMPLERS[kind][name].in_default_bench
+    )
 
 
 def parse_samplers(texts: list[str], processes: tuple[str, ...]) -> tuple[SamplerSpec, ...]:

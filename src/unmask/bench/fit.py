@@ -57,12 +57,15 @@ def fit_orders(cells: list[Cell]) -> list[OrderFit]:
         group.sort(key=lambda c: c.nfe_budget)
         largest = group[-1]
         predicted, note = largest.predicted, largest.prediction_note
-        usable = [c for c in group if c.steps is not None and c.tv > TV_FLOOR][-FIT_POINTS:]
+        # One cell per budget: samplers that fix their own number of calls give the same budget
+        # at every requested step count, which leaves nothing to fit.
+        by_budget = {c.nfe_budget: c for c in group if c.steps is not None and c.tv > TV_FLOOR}
+        usable = [by_budget[budget] for budget in sorted(by_budget)][-FIT_POINTS:]
         measured = None
         if len(usable) == FIT_POINTS:
             measured = -slope([c.nfe_budget for c in usable], [c.tv for c in usable])
         elif predicted != "exact":
-            note += f"; fewer than {FIT_POINTS} budgets with TV above the float64 floor: no fit"
+            note += f"; fewer than {FIT_POINTS} distinct budgets with TV above the float64 floor: no fit"
         fits.append(OrderFit(target, process, sampler, measured, predicted, len(usable), largest.tv, note))
     return fits
 

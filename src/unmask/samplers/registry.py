@@ -14,13 +14,30 @@ from ..processes import MaskedProcess, UniformProcess
 from . import uniform
 from .ancestral import Euler, TauLeaping, Tweedie
 from .base import Sampler
+from .correctors import ReMDM
 from .first_hitting import FirstHitting
 from .k_random import KRandom
+from .planned import EntropyBounded, FactorThreshold, LowConfidenceRemasking, Threshold, TopK
 from .trapezoidal import RK2, Trapezoidal
 
 SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
     MaskedProcess.name: {
-        cls.name: cls for cls in (Euler, TauLeaping, Tweedie, FirstHitting, KRandom, Trapezoidal, RK2)
+        cls.name: cls
+        for cls in (
+            Euler,
+            TauLeaping,
+            Tweedie,
+            FirstHitting,
+            KRandom,
+            Trapezoidal,
+            RK2,
+            TopK,
+            Threshold,
+            FactorThreshold,
+            EntropyBounded,
+            LowConfidenceRemasking,
+            ReMDM,
+        )  # fmt: skip
     },
     UniformProcess.name: {
         cls.name: cls for cls in (uniform.Euler, uniform.TauLeaping, uniform.Tweedie, uniform.Trapezoidal)
