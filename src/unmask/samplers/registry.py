@@ -17,7 +17,15 @@ from .base import Sampler
 from .correctors import ReMDM
 from .first_hitting import FirstHitting
 from .k_random import KRandom
-from .planned import EntropyBounded, FactorThreshold, LowConfidenceRemasking, Threshold, TopK
+from .planned import (
+    Dilated,
+    EntropyBounded,
+    FactorThreshold,
+    LowConfidenceRemasking,
+    SemiAutoregressive,
+    Threshold,
+    TopK,
+)
 from .trapezoidal import RK2, Trapezoidal
 
 SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
@@ -36,6 +44,8 @@ SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
             FactorThreshold,
             EntropyBounded,
             LowConfidenceRemasking,
+            Dilated,
+            SemiAutoregressive,
             ReMDM,
         )  # fmt: skip
     },

@@ -2,6 +2,8 @@
 (top-k by confidence, margin or entropy; confidence thresholds; the EB-Sampler; low-confidence
 remasking). One tie rule for all of them (:mod:`.plan`), so that their exact laws are defined."""
 
+from .blocks import SemiAutoregressive
+from .dilated import Dilated
 from .entropy_bounded import EntropyBounded
 from .plan import KEY_RESOLUTION, SCORES, Planner
 from .remasking import LowConfidenceRemasking
@@ -11,10 +13,12 @@ from .top_k import TopK
 __all__ = [
     "KEY_RESOLUTION",
     "SCORES",
+    "Dilated",
     "EntropyBounded",
     "FactorThreshold",
     "LowConfidenceRemasking",
     "Planner",
+    "SemiAutoregressive",
     "Threshold",
     "TopK",
 ]

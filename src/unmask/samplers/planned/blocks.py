@@ -1,0 +1,125 @@
+"""Semi-autoregressive decoding (block diffusion as in LLaDA, Nie et al. 2025; spec §9.10).
+
+Any planner applied block by block, left to right. A row's free positions are cut into blocks of
+``block_length`` consecutive positions, counted from the row's first free position (so a prompt
+ends before the first block, as in LLaDA). The **current block** of a row is the first block that
+still holds a masked position; only its masked positions are eligible: the inner planner ranks and
+counts among them alone, and positions of later blocks stay masked. The model still sees the whole
+row (later blocks masked) and is called at the row's masked fraction, as every planner is.
+
+Rows are independent (each has its own current block) and the choice is deterministic given the
+state, so the exact law comes from the same step. ``block_length = 1`` is left-to-right ancestral
+sampling (exact); a ``block_length`` of at least the row's length is the inner planner itself.
+
+``steps`` (with an inner planner of set sizes, such as top-k) is split over the blocks as LLaDA
+does: blocks of a row of ``length`` positions get ``steps`` split as evenly as possible (earlier
+blocks first), and each block's tokens are split evenly over its steps. The schedule is laid out
+for a row whose free positions are all ``length`` positions; a row with a prompt or padding keeps
+the same per-step sizes, each capped by what its current block still holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import torch
+
+from ... import checks
+from ..base import StepContext
+from ..k_random import even_sizes
+from .plan import BlockSizes, Planner, masked_time
+from .top_k import TopK
+
+
+def current_block(masked: torch.Tensor, free: torch.Tensor, block_length: int) -> torch.Tensor:
+    """Bool ``[n, L]``: the positions of each row's current block (the first block of
+    ``block_length`` positions, counted from the row's first free position, that holds a position
+    of ``masked``); all False in a row with nothing masked."""
+    length = masked.shape[-1]
+    position = torch.arange(length, device=masked.device).expand_as(masked)
+    start = torch.where(free, position, length).amin(-1, keepdim=True)
+    block = torch.div(position - start, block_length, rounding_mode="floor")
+    current = torch.where(masked, block, length + 1).amin(-1, keepdim=True)
+    return block == current
+
+
+@dataclass(frozen=True)
+class SemiAutoregressive(Planner):
+    """``inner`` (a planner object) applied to one block of ``block_length`` positions at a time,
+    left to right: each call reveals only masked positions of the row's first block that still has
+    any, chosen by ``inner`` among them.
+
+    Args:
+        inner: the planner that chooses within the block (top-k, threshold, EB, dilated, ...).
+        block_length: positions per block (LLaDA uses 32).
+        steps: set by :meth:`resolve` from the run's ``steps``.
+    """
+
+    inner: Planner = field(default_factory=TopK)
+    block_length: int = 32
+    steps: int | None = None
+    name: ClassVar[str] = "semi-autoregressive"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inner, Planner):
+            raise TypeError(
+                "inner must be a planner object (top-k, threshold, eb, dilated, ...), got "
+                f"{type(self.inner).__name__}"
+            )
+        checks.positive_int("block_length", self.block_length)
+
+    @property
+    def takes_steps(self) -> bool:  # type: ignore[override]
+        return self.inner.takes_steps
+
+    @property
+    def is_exact(self) -> bool:
+        """One eligible position per call: left-to-right ancestral sampling."""
+        return self.block_length == 1
+
+    def predicted_order(self, clipped_mass, tv):
+        if self.is_exact:
+            return "exact", "block_length 1: left-to-right ancestral sampling"
+        return self.inner.predicted_order(clipped_mass, tv)
+
+    def resolve(self, steps: int | None, length: int) -> SemiAutoregressive:
+        if steps is not None and self.steps == steps:
+            return self  # already resolved for these steps
+        if steps is None or not isinstance(self.inner, BlockSizes):
+            return replace(self, inner=self.inner.resolve(steps, length), steps=steps)
+        steps = checks.positive_int("steps", steps)
+        given = {name: getattr(self.inner, name) for name in ("k", "sizes", "blocks")}
+        if any(value is not None for value in given.values()):
+            raise ValueError(
+                f"{self.name} got steps={steps} and also its inner {self.inner.name} sizes "
+                f"({', '.join(f'{k}={v}' for k, v in given.items())}); give one of them"
+            )
+        count = -(-length // self.block_length)
+        widths = (self.block_length,) * (count - 1) + (length - self.block_length * (count - 1),)
+        if steps < len(widths):
+            raise ValueError(
+                f"{self.name} needs at least one step per block: {len(widths)} blocks of "
+                f"{self.block_length} positions on length {length}, got steps={steps}"
+            )
+        sizes = tuple(
+            size
+            for width, block_steps in zip(widths, even_sizes(steps, len(widths)), strict=True)
+            for size in even_sizes(width, min(block_steps, width))
+        )
+        return replace(self, inner=replace(self.inner, sizes=sizes), steps=steps)
+
+    def eligible(self, ctx: StepContext, masked: torch.Tensor) -> torch.Tensor:
+        """Bool ``[n, L]``: the masked positions of each row's current block."""
+        return masked & current_block(masked, ctx.free, self.block_length)
+
+    def plan(self, probs, masked, index, lengths):
+        return self.inner.plan(probs, masked, index, lengths) & masked
+
+    def step(self, ctx: StepContext, z, t, s, index):
+        masked, lengths = ctx.masked(z), ctx.lengths
+        remaining = masked.sum(-1)
+        probs = ctx.denoise(z, masked_time(ctx, remaining, lengths))
+        chosen = self.plan(probs, self.eligible(ctx, masked), index, lengths)
+        t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
+        return ctx.reveal(z, chosen, probs), t_next
