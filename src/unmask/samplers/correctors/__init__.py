@@ -2,9 +2,10 @@
 ReMDM remasking."""
 
 from .base import Corrector
+from .forward_backward import ForwardBackward
 from .gibbs import UniformGibbs
 from .informed import Informed
 from .predictor_corrector import PredictorCorrector
 from .remasking import ReMDM
 
-__all__ = ["Corrector", "Informed", "PredictorCorrector", "ReMDM", "UniformGibbs"]
+__all__ = ["Corrector", "ForwardBackward", "Informed", "PredictorCorrector", "ReMDM", "UniformGibbs"]
