@@ -21,6 +21,7 @@ law of ``x_i`` given ``x_t`` with position ``i`` masked (a hollow model gives th
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -114,14 +115,26 @@ def check_logits_shape(logits: Any, batch: int, length: int, vocab_size: int) ->
     return logits
 
 
+#: How many positions :func:`warn_if_probabilities` reads.
+PROBABILITY_CHECK_ROWS = 64
+
+
 def warn_if_probabilities(logits: torch.Tensor) -> None:
-    """Warn if ``logits [..., V]`` look like probabilities: every entry non-negative and every
-    position summing to 1. Reads the device once: call it on a denoiser's first output only."""
+    """Warn if ``logits [..., V]`` look like probabilities: at up to
+    :data:`PROBABILITY_CHECK_ROWS` positions spread over the output, every entry non-negative and
+    every position summing to 1. Reads the device once: call it on a denoiser's first output only."""
     if logits.dim() == 0 or logits.shape[-1] < 2 or logits.numel() == 0:
         return
-    values = logits.detach()
-    tolerance = checks.sum_tolerance(values.dtype, values.shape[-1], 1e-6)
-    off = (values.sum(-1, dtype=torch.float32) - 1).abs().amax()
+    # A sample of at most PROBABILITY_CHECK_ROWS positions, spread over the output: enough to tell
+    # probabilities from logits, and a copy of it stays small at any vocabulary (no copy of the
+    # whole output, even when it is not contiguous).
+    lead = logits.shape[:-1]
+    count = math.prod(lead)
+    index = torch.arange(0, count, max(1, -(-count // PROBABILITY_CHECK_ROWS)), device=logits.device)
+    picked = logits.detach()[torch.unravel_index(index, lead)]
+    values = picked.to(torch.float64 if logits.dtype == torch.float64 else torch.float32)
+    tolerance = checks.sum_tolerance(logits.dtype, values.shape[-1], 1e-6)
+    off = (values.sum(-1) - 1).abs().amax()
     if bool((values.amin() >= 0) & (off <= tolerance)):
         warnings.warn(
             "the denoiser's output looks like probabilities (non-negative, summing to 1 at every "
