@@ -116,7 +116,7 @@ def check_logits_shape(logits: Any, batch: int, length: int, vocab_size: int) ->
 
 
 #: How many positions :func:`warn_if_probabilities` reads.
-PROBABILITY_CHECK_ROWS = 64
+PROBABILITY_CHECK_ROWS = 8
 
 
 def warn_if_probabilities(logits: torch.Tensor) -> None:
