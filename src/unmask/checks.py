@@ -161,3 +161,18 @@ def batch_times(name: str, t: Any, batch: int, device: torch.device) -> torch.Te
             f"{name} must have shape [B] = [{batch}] (or one element), got shape {tuple(t.shape)}"
         )
     return t
+
+
+def generator(value: Any, device: torch.device) -> torch.Generator | None:
+    """A ``torch.Generator`` from ``value``: a generator (kept, on its own device), a seed (a
+    non-negative integer: a new generator on ``device``) or None; anything else raises."""
+    if value is None or isinstance(value, torch.Generator):
+        return value
+    try:
+        chosen = seed("generator", value)
+    except TypeError:
+        raise TypeError(
+            "generator must be a torch.Generator, a non-negative integer seed or None, "
+            f"got {value!r} ({type(value).__name__})"
+        ) from None
+    return torch.Generator(device=device).manual_seed(chosen)

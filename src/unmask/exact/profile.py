@@ -103,19 +103,6 @@ class ProfileEstimate:
     nfe: int
 
 
-def _generator(generator: Any, device: torch.device) -> torch.Generator | None:
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    try:
-        seed = checks.seed("generator", generator)
-    except TypeError:
-        raise TypeError(
-            "generator must be a torch.Generator, a non-negative integer seed or None, "
-            f"got {generator!r} ({type(generator).__name__})"
-        ) from None
-    return torch.Generator(device=device).manual_seed(seed)
-
-
 def _data(data: Any, samples: int | None, vocab_size: int | None, generator) -> tuple[torch.Tensor, int]:
     """Sequences ``x [n, L]`` and the vocabulary size, from a tensor or from a target's sampler."""
     if torch.is_tensor(data):
@@ -184,7 +171,7 @@ def estimate_information_profile(
         raise TypeError(f"the information profile is defined for the masked process, got {process!r}")
     batch_size = checks.positive_int("batch_size", batch_size)
     device = data.device if torch.is_tensor(data) else torch.device("cpu")
-    generator = _generator(generator, device)
+    generator = checks.generator(generator, device)
     x, vocab_size = _data(data, samples, vocab_size, generator)
     check_vocabulary(denoiser, vocab_size)
     n, length = x.shape

@@ -18,18 +18,9 @@ VARIANTS = ("plain", "antithetic", "stratified")
 
 
 def as_generator(generator: Any, device: torch.device) -> torch.Generator | None:
-    """A ``torch.Generator`` from a generator (kept, on its own device), an int seed (a new
-    generator on ``device``) or None."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    try:
-        seed = checks.seed("generator", generator)
-    except TypeError:
-        raise TypeError(
-            "generator must be a torch.Generator, a non-negative integer seed or None, "
-            f"got {generator!r} ({type(generator).__name__})"
-        ) from None
-    return torch.Generator(device=device).manual_seed(seed)
+    """A ``torch.Generator`` from a generator, an int seed (a new generator on ``device``) or None
+    (:func:`unmask.checks.generator`)."""
+    return checks.generator(generator, device)
 
 
 def harmonic(n: torch.Tensor, top: int) -> torch.Tensor:

@@ -61,11 +61,6 @@ class Dilated(BlockSizes, Planner):
     def __post_init__(self) -> None:
         self._check_sizes()
 
-    def predicted_order(self, clipped_mass, tv):
-        if self.one_per_call():
-            return "exact", "one token per call, each from its exact conditional"
-        return "none", "deterministic planner: exact once steps reach L, no order in steps before"
-
     def plan(self, probs, masked, index, lengths):
         count = self.block_size(index, lengths).minimum(masked.sum(-1))
         return first(order(spread_key(masked), masked), count)

@@ -124,6 +124,11 @@ class BlockSizes:
     sizes: tuple[int, ...] | None = None
     blocks: int | None = None
 
+    def predicted_order(self, clipped_mass, tv):
+        if self.one_per_call():
+            return "exact", "one token per call, each from its exact conditional"
+        return "none", "deterministic planner: exact once steps reach L, no order in steps before"
+
     def _check_sizes(self) -> None:
         given = [name for name in ("k", "sizes", "blocks") if getattr(self, name) is not None]
         if len(given) > 1:

@@ -29,11 +29,6 @@ class TopK(BlockSizes, Planner):
         checks.one_of("score", self.score, SCORES)
         self._check_sizes()
 
-    def predicted_order(self, clipped_mass, tv):
-        if self.one_per_call():
-            return "exact", "one token per call, each from its exact conditional"
-        return "none", "deterministic planner: exact once steps reach L, no order in steps before"
-
     def plan(self, probs, masked, index, lengths):
         count = self.block_size(index, lengths).minimum(masked.sum(-1))
         return first(order(order_key(probs, self.score), masked), count)
