@@ -102,8 +102,7 @@ def t_quantiles(probability: float, dof: torch.Tensor) -> torch.Tensor:
     values = {
         int(d): (t_quantile(probability, int(d)) if d >= 1 else math.nan) for d in dof.unique().tolist()
     }
-    table = torch.tensor([values[int(d)] for d in dof.tolist()], dtype=torch.float64)
-    return table.to(dof.device)
+    return torch.tensor([values[int(d)] for d in dof.tolist()], dtype=torch.float64, device=dof.device)
 
 
 def skew_corrected_interval(

@@ -27,7 +27,7 @@ import torch
 
 from ... import checks
 from ..base import StepContext
-from ..k_random import even_sizes
+from ..block_sizes import even_sizes
 from .plan import BlockSizes, Planner, masked_time
 from .top_k import TopK
 

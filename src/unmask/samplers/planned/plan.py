@@ -25,15 +25,14 @@ The denoiser is called at the time whose masked fraction equals the row's masked
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
-from ... import checks
 from ...probabilities import Probabilities
 from ..base import Sampler, StepContext
-from ..k_random import KRandom
+from ..block_sizes import BlockSizes  # noqa: F401  (the fixed-size planners' sizes)
 
 #: The scores a planner may rank by.
 SCORES = ("confidence", "margin", "entropy")
@@ -111,67 +110,3 @@ class Planner(Sampler):
         chosen = self.plan(probs, masked, index, lengths) & masked
         t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
         return ctx.reveal(z, chosen, probs), t_next
-
-
-@dataclass(frozen=True)
-class BlockSizes:
-    """The per-step sizes of planners that reveal a set number of tokens per call: ``k`` (the same
-    every step), ``sizes`` (any schedule; the last reveals what remains) or ``blocks`` (set from
-    ``steps``: each row's length split as evenly as possible, larger blocks first). The
-    arithmetic is k-random's (:class:`~unmask.samplers.k_random.KRandom`)."""
-
-    k: int | None = None
-    sizes: tuple[int, ...] | None = None
-    blocks: int | None = None
-
-    def predicted_order(self, clipped_mass, tv):
-        if self.one_per_call():
-            return "exact", "one token per call, each from its exact conditional"
-        return "none", "deterministic planner: exact once steps reach L, no order in steps before"
-
-    def _check_sizes(self) -> None:
-        given = [name for name in ("k", "sizes", "blocks") if getattr(self, name) is not None]
-        if len(given) > 1:
-            raise ValueError(
-                f"give one of k, sizes or blocks to {self.name}, not several (got k={self.k}, "
-                f"sizes={self.sizes}, blocks={self.blocks})"
-            )
-        if self.sizes is not None:
-            if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
-                raise TypeError(f"sizes must be a sequence of positive integers, got {self.sizes!r}")
-            object.__setattr__(self, "sizes", tuple(self.sizes))
-        self._schedule()  # k-random's checks of the values
-
-    def _schedule(self) -> KRandom:
-        return KRandom(k=self.k, sizes=self.sizes, blocks=self.blocks)
-
-    def resolve(self, steps: int | None, length: int):
-        if steps is not None:
-            steps = checks.positive_int("steps", steps)
-            if self.blocks == steps:
-                return self
-            if self.k is not None or self.sizes is not None or self.blocks is not None:
-                raise ValueError(
-                    f"{self.name} got steps={steps} and also k={self.k}, sizes={self.sizes}, "
-                    f"blocks={self.blocks}; give one of them"
-                )
-            return replace(self, blocks=steps)
-        if self.sizes is not None and sum(self.sizes) < length:
-            raise ValueError(
-                f"{self.name} sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length {length}"
-            )
-        if self.k is None and self.sizes is None and self.blocks is None:
-            return replace(self, k=1)
-        return self
-
-    def block_size(self, index: int, lengths: torch.Tensor) -> torch.Tensor:
-        """Tokens to reveal at step ``index`` per row of ``lengths [n]``."""
-        return self._schedule().block_size(index, lengths)
-
-    def one_per_call(self, length: int | None = None) -> bool:
-        """Whether every step reveals one token (then the planner is exact)."""
-        if self.k is not None:
-            return self.k == 1
-        if self.sizes is not None:
-            return all(size == 1 for size in self.sizes)
-        return self.blocks is not None and length is not None and self.blocks >= length
