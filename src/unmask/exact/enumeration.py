@@ -69,6 +69,8 @@ class EnumerationContext(StepContext):
         self.mass = torch.ones(1, dtype=torch.float64, device=device)
         self.root = torch.zeros(1, dtype=torch.long, device=device)
         self.diagnostics: dict[str, float] = {}
+        #: ``E[#steps]``: the mass of the states that take each step, summed over the steps.
+        self.expected_steps = 0.0
         self.evaluated_rows = 0
         self._held: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         length = len(self._free)
@@ -110,6 +112,8 @@ class EnumerationContext(StepContext):
         if not bool(active.any()):
             return None
         held = ~active
+        if index >= 0:  # not the process' final move
+            self.expected_steps += float(self.mass[active].sum())
         codes = self.codes(z)
         self._held = (self._remember(z[held], codes[held]), self.mass[held], t[held])
         z, mass, t = self._remember(z[active], codes[active]), self.mass[active], t[active]

@@ -30,14 +30,17 @@ class LawResult:
     Attributes:
         law: float64 tensor ``[V] * L``, the probability of every output sequence (sums to 1).
         diagnostics: expected per-run diagnostics (for example ``clipped_mass``).
-        steps: sampler steps taken.
+        steps: sampler steps taken (by the rows that take the most).
         grid: the time grid for grid samplers, else None.
+        expected_steps: ``E[#steps]`` over the sampler's own paths (the expected number of
+            denoiser calls per row is ``calls_per_step`` times it, before any reuse).
     """
 
     law: torch.Tensor
     diagnostics: dict[str, float]
     steps: int
     grid: torch.Tensor | None
+    expected_steps: float = 0.0
 
 
 def _check_size(vocab_size: int, length: int, process: Process) -> None:
@@ -115,7 +118,9 @@ def run_law(
     with torch.no_grad():
         z, _, taken = run_steps(sampler, ctx, z, t, times, final_denoise)
     law = _to_table(z, ctx.mass, vocab_size, length)
-    return LawResult(law=law, diagnostics=dict(ctx.diagnostics), steps=taken, grid=times)
+    return LawResult(
+        law=law, diagnostics=dict(ctx.diagnostics), steps=taken, grid=times, expected_steps=ctx.expected_steps
+    )
 
 
 def output_law(target, sampler: str | Sampler, steps: int | None = None, **options) -> torch.Tensor:

@@ -13,7 +13,7 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -48,6 +48,8 @@ class SampleResult:
         grid: float64 ``[N + 1]`` time grid for grid samplers, else None.
         trajectory: LongTensor ``[steps + 1, B, L]`` of states when asked for, else None.
         diagnostics: per-sampler diagnostics averaged over rows (e.g. ``clipped_mass``).
+        row_diagnostics: the same diagnostics per row, float64 ``[B]`` each (e.g. ``kl_bound``, the
+            bound a certified or entropy-bounded sampler accumulated on each row's path).
         sampler: the resolved sampler object.
         log_prob: float64 ``[B]``, the log-probability of each row's drawn path under the
             sampler's kernel (every decision, value and subset drawn); with
@@ -65,6 +67,7 @@ class SampleResult:
     sampler: Sampler
     log_prob: torch.Tensor
     records: list[ModelOutput] | None = None
+    row_diagnostics: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def resolve_sampler(sampler: str | Sampler, process: Process, steps: int | None, length: int) -> Sampler:
@@ -398,4 +401,5 @@ def sample(
         sampler=sampler,
         log_prob=ctx.log_prob,
         records=calls.records,
+        row_diagnostics={name: values.detach() for name, values in ctx.diagnostics.items()},
     )

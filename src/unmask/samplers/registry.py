@@ -18,6 +18,7 @@ from .correctors import ReMDM
 from .first_hitting import FirstHitting
 from .k_random import KRandom
 from .planned import (
+    Certified,
     Dilated,
     EntropyBounded,
     FactorThreshold,
@@ -43,6 +44,7 @@ SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
             Threshold,
             FactorThreshold,
             EntropyBounded,
+            Certified,
             LowConfidenceRemasking,
             Dilated,
             SemiAutoregressive,

@@ -1,8 +1,10 @@
 """Planners: samplers that choose which masked positions to reveal from the model's probabilities
-(top-k by confidence, margin or entropy; confidence thresholds; the EB-Sampler; low-confidence
-remasking). One tie rule for all of them (:mod:`.plan`), so that their exact laws are defined."""
+(top-k by confidence, margin or entropy; confidence thresholds; the EB-Sampler; certified
+sampling; low-confidence remasking). One tie rule for all of them (:mod:`.plan`), so that their
+exact laws are defined."""
 
 from .blocks import SemiAutoregressive
+from .certified import Certified
 from .dilated import Dilated
 from .entropy_bounded import EntropyBounded
 from .plan import KEY_RESOLUTION, SCORES, Planner
@@ -13,6 +15,7 @@ from .top_k import TopK
 __all__ = [
     "KEY_RESOLUTION",
     "SCORES",
+    "Certified",
     "Dilated",
     "EntropyBounded",
     "FactorThreshold",

@@ -28,7 +28,7 @@ import torch
 from ... import checks
 from ..base import StepContext
 from ..block_sizes import even_sizes
-from .plan import BlockSizes, Planner, masked_time
+from .plan import BlockSizes, Planner
 from .top_k import TopK
 
 
@@ -74,6 +74,10 @@ class SemiAutoregressive(Planner):
         return self.inner.takes_steps
 
     @property
+    def reports_bound(self) -> bool:  # type: ignore[override]
+        return self.inner.reports_bound
+
+    @property
     def is_exact(self) -> bool:
         """One eligible position per call: left-to-right ancestral sampling."""
         return self.block_length == 1
@@ -113,13 +117,5 @@ class SemiAutoregressive(Planner):
         """Bool ``[n, L]``: the masked positions of each row's current block."""
         return masked & current_block(masked, ctx.free, self.block_length)
 
-    def plan(self, probs, masked, index, lengths):
-        return self.inner.plan(probs, masked, index, lengths) & masked
-
-    def step(self, ctx: StepContext, z, t, s, index):
-        masked, lengths = ctx.masked(z), ctx.lengths
-        remaining = masked.sum(-1)
-        probs = ctx.denoise(z, masked_time(ctx, remaining, lengths))
-        chosen = self.plan(probs, self.eligible(ctx, masked), index, lengths)
-        t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
-        return ctx.reveal(z, chosen, probs), t_next
+    def plan(self, probs, masked, index, lengths, free):
+        return self.inner.plan(probs, masked, index, lengths, free) & masked

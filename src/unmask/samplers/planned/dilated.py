@@ -61,6 +61,6 @@ class Dilated(BlockSizes, Planner):
     def __post_init__(self) -> None:
         self._check_sizes()
 
-    def plan(self, probs, masked, index, lengths):
+    def plan(self, probs, masked, index, lengths, free):
         count = self.block_size(index, lengths).minimum(masked.sum(-1))
         return first(order(spread_key(masked), masked), count)

@@ -32,6 +32,7 @@ class EntropyBounded(Planner):
     proxy: str = "entropy"
     name: ClassVar[str] = "eb"
     takes_steps: ClassVar[bool] = False
+    reports_bound: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)):
@@ -50,7 +51,7 @@ class EntropyBounded(Planner):
             return "exact", "gamma = 0: one uncertain token per call"
         return "none", f"adaptive planner: KL <= gamma E[#steps] with gamma = {self.gamma} (spec 4.7)"
 
-    def plan(self, probs, masked, index, lengths):
+    def plan(self, probs, masked, index, lengths, free):
         entropy = probs.entropy()
         key = on_tie_grid(entropy) if self.proxy == "entropy" else order_key(probs, self.proxy)
         ranked = order(key, masked)

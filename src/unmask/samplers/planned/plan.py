@@ -88,25 +88,52 @@ def masked_time(ctx: StepContext, count: torch.Tensor, lengths: torch.Tensor) ->
 class Planner(Sampler):
     """A sampler that reveals, per call, masked positions chosen from the model's probabilities.
 
-    Subclasses give :meth:`plan`; the step calls the denoiser, asks :meth:`plan` which masked
-    positions to reveal (at least one per row with a masked position), and reveals them, each
-    drawn from its conditional.
+    Subclasses give :meth:`plan`; the step calls the denoiser, asks :meth:`plan` which of the
+    :meth:`eligible` masked positions to reveal (at least one per row with a masked position),
+    and reveals them, each drawn from its conditional.
     """
 
     uses_grid: ClassVar[bool] = False
     in_default_bench: ClassVar[bool] = False
+    #: Whether each step records ``kl_bound``, the row's :func:`dependence_bound` summed over its
+    #: steps (the planners that compute entropies anyway).
+    reports_bound: ClassVar[bool] = False
 
     @abstractmethod
     def plan(
-        self, probs: Probabilities, masked: torch.Tensor, index: int, lengths: torch.Tensor
+        self,
+        probs: Probabilities,
+        masked: torch.Tensor,
+        index: int,
+        lengths: torch.Tensor,
+        free: torch.Tensor,
     ) -> torch.Tensor:
         """Bool ``[n, L]``: the masked positions to reveal at step ``index`` (``masked [n, L]``:
-        the masked free positions, ``lengths [n]``: the rows' existing positions)."""
+        the masked positions it may reveal, ``lengths [n]``: the rows' existing positions,
+        ``free [n, L]``: the positions the sampler may change, prompt and padding excluded)."""
 
-    def step(self, ctx: StepContext, z, t, s, index):
+    def eligible(self, ctx: StepContext, masked: torch.Tensor) -> torch.Tensor:
+        """Bool ``[n, L]``: the masked positions :meth:`plan` may choose from (all of them here)."""
+        return masked
+
+    def step(self, ctx, z, t, s, index):
         masked, lengths = ctx.masked(z), ctx.lengths
         remaining = masked.sum(-1)
         probs = ctx.denoise(z, masked_time(ctx, remaining, lengths))
-        chosen = self.plan(probs, masked, index, lengths) & masked
+        eligible = self.eligible(ctx, masked)
+        chosen = self.plan(probs, eligible, index, lengths, ctx.free) & eligible
+        if self.reports_bound:
+            ctx.record("kl_bound", dependence_bound(probs.entropy(), chosen))
         t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
         return ctx.reveal(z, chosen, probs), t_next
+
+
+def dependence_bound(entropy: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Float64 ``[n]``: ``sum_{l in U} H_l - max_{l in U} H_l`` over each row's chosen set ``U``
+    (``entropy [n, L]`` in nats, ``chosen`` bool ``[n, L]``; 0 for an empty set).
+
+    It bounds the total correlation ``sum_l H(x_l | x_A) - H(x_U | x_A)`` that drawing ``U`` from
+    the product of its conditionals costs (spec §4.7); summed over a path, its expectation under
+    the model's own path law bounds ``KL(model || sampler)``."""
+    held = torch.where(chosen, entropy, 0.0)
+    return held.sum(-1) - held.amax(-1)

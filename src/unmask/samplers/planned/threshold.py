@@ -37,7 +37,7 @@ class Threshold(Planner):
     def predicted_order(self, clipped_mass, tv):
         return "none", f"adaptive planner (threshold {self.threshold}): no order in steps"
 
-    def plan(self, probs, masked, index, lengths):
+    def plan(self, probs, masked, index, lengths, free):
         confidence = on_tie_grid(probs.max_prob())  # on the grid: the sure ones lead the order
         count = (masked & (confidence >= self.threshold)).sum(-1).clamp(min=1).minimum(masked.sum(-1))
         return first(order(-confidence, masked), count)
@@ -58,7 +58,7 @@ class FactorThreshold(Planner):
     def predicted_order(self, clipped_mass, tv):
         return "none", f"adaptive planner (factor {self.factor}): no order in steps"
 
-    def plan(self, probs, masked, index, lengths):
+    def plan(self, probs, masked, index, lengths, free):
         confidence = on_tie_grid(probs.max_prob())
         ranked = order(-confidence, masked)
         confidence = confidence.gather(-1, ranked)

@@ -29,6 +29,6 @@ class TopK(BlockSizes, Planner):
         checks.one_of("score", self.score, SCORES)
         self._check_sizes()
 
-    def plan(self, probs, masked, index, lengths):
+    def plan(self, probs, masked, index, lengths, free):
         count = self.block_size(index, lengths).minimum(masked.sum(-1))
         return first(order(order_key(probs, self.score), masked), count)
