@@ -105,6 +105,30 @@ def positive_float(name: str, value: Any) -> float:
     return value
 
 
+def non_negative_float(name: str, value: Any, unit: str = "") -> float:
+    """Return ``value`` as a finite float >= 0, or raise (``unit``, such as ``" (nats)"``, follows
+    "a finite number >= 0" in the message)."""
+    value = _number(name, value, f"a number >= 0{unit}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0{unit}, got {value}")
+    return value
+
+
+def instance(name: str, value: Any, kind: type, what: str) -> Any:
+    """Return ``value`` if it is an instance of ``kind``, or raise ``TypeError`` saying it must be
+    ``what``; a class given where an object is expected (``TopK`` for ``TopK()``) is named as such."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, type):
+        got = f"the class {value.__name__}"
+        if issubclass(value, kind):
+            got += f" (an object is expected: {value.__name__}(...))"
+    else:
+        text = repr(value)
+        got = f"{text} ({type(value).__name__})" if len(text) <= 80 else f"a {type(value).__name__} object"
+    raise TypeError(f"{name} must be {what}, got {got}")
+
+
 def times_in_unit_interval(name: str, t: torch.Tensor) -> None:
     """Raise unless every entry of ``t`` is finite and lies in [0, 1]."""
     if not torch.is_tensor(t):

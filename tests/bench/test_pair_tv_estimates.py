@@ -94,7 +94,7 @@ def test_binomial_mean_absolute_deviation_is_exact():
 def cell(sampler, budget, *, tv=None, pair=None, interval=None):
     method = "exact" if tv is not None else "monte-carlo"
     return Cell(
-        "t", "masked", sampler, budget, budget, float(budget), method, tv, None, 0.0, None, None,
+        "t", "masked", sampler, budget, budget, float(budget), None, method, tv, None, 0.0, None, None,
         pair, interval, pair, 0.0 if pair is not None else None, None, 0.0, "1", "",
     )  # fmt: skip
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .. import checks
 from ..processes import MaskedProcess, UniformProcess
 from ..samplers import registry
+from ..samplers.correctors import PredictorCorrector
 from ..schedules import ConstantRateSchedule, LinearSchedule
 from .specs import SamplerSpec, parse_sampler_spec
 from .suite import SUITE
@@ -62,14 +63,33 @@ def parse_target_spec(text: str) -> TargetSpec:
     return TargetSpec(name, length)
 
 
+#: Masked-process samplers the default run adds to every registered one: the EB-Sampler at more
+#: values of gamma (NFE against TV), certified sampling at the other budgets of the comparison,
+#: and the other two correctors after Euler (predictor-corrector's default is the informed one).
+EXTRA_DEFAULT_SAMPLERS = (
+    "eb:gamma=0.01",
+    "eb:gamma=0.3",
+    "eb:gamma=1.0",
+    "certified:kl_budget=0.01",
+    "certified:kl_budget=0.2",
+    "predictor-corrector:corrector=forward-backward",
+    "predictor-corrector:corrector=gibbs",
+)
+#: The most steps the default run gives a predictor-corrector (its exact laws branch over every
+#: corrector move; 16 steps reach its budgets' interesting range on the length-5 targets).
+CORRECTOR_MAX_STEPS = 16
+
+
 def default_samplers(processes: tuple[str, ...]) -> tuple[SamplerSpec, ...]:
-    """The registered samplers of each process that join the default run
-    (``in_default_bench``), with default hyperparameters."""
+    """Every registered sampler of each process with default hyperparameters, then
+    :data:`EXTRA_DEFAULT_SAMPLERS` for the masked process; predictor-correctors run up to
+    :data:`CORRECTOR_MAX_STEPS` steps."""
+    specs = [SamplerSpec(name, kind) for kind in processes for name in registry.names(kind)]
+    if "masked" in processes:
+        specs += [parse_sampler_spec(text, "masked") for text in EXTRA_DEFAULT_SAMPLERS]
     return tuple(
-        SamplerSpec(name, kind)
-        for kind in processes
-        for name in registry.names(kind)
-        if registry.SAMPLERS[kind][name].in_default_bench
+        replace(spec, max_steps=CORRECTOR_MAX_STEPS) if spec.name == PredictorCorrector.name else spec
+        for spec in specs
     )
 
 
@@ -114,7 +134,10 @@ class BenchConfig:
         """The resolved configuration, JSON-ready."""
         return {
             "targets": [spec.label for spec in self.targets],
-            "samplers": [{"process": spec.process, "sampler": spec.label} for spec in self.samplers],
+            "samplers": [
+                {"process": spec.process, "sampler": spec.label, "max_steps": spec.max_steps}
+                for spec in self.samplers
+            ],
             "steps": list(self.steps),
             "samples": self.samples,
             "seed": self.seed,

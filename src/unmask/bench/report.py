@@ -19,6 +19,7 @@ import torch
 
 from .. import __version__
 from ..files import write_output
+from .comparisons import CertifiedRow, eb_against_top_k, limit_gaps
 from .config import BenchConfig
 from .fit import OrderFit, best_per_budget
 from .run import Cell
@@ -30,7 +31,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def bench_record(config: BenchConfig, cells: list[Cell], fits: list[OrderFit], seconds: float) -> dict:
+def bench_record(
+    config: BenchConfig,
+    cells: list[Cell],
+    fits: list[OrderFit],
+    seconds: float,
+    certified: list[CertifiedRow] | None = None,
+) -> dict:
     """Everything the run measured, with the resolved configuration and the environment."""
     return {
         "unmask_version": __version__,
@@ -41,6 +48,9 @@ def bench_record(config: BenchConfig, cells: list[Cell], fits: list[OrderFit], s
         "cells": [{k: _finite(v) for k, v in asdict(cell).items()} for cell in cells],
         "orders": [{k: _finite(v) for k, v in asdict(fit).items()} for fit in fits],
         "best_per_budget": best_per_budget(cells),
+        "limit_gaps": [{k: _finite(v) for k, v in row.items()} for row in limit_gaps(cells)],
+        "eb_against_top_k": eb_against_top_k(cells),
+        "certified": [{k: _finite(v) for k, v in asdict(row).items()} for row in certified or []],
     }
 
 
@@ -87,6 +97,10 @@ def write_figure(path: Path, cells: list[Cell], force: bool = False) -> bool:
                 colour = line.get_color() if line is not None else None
                 ax.loglog(exact, [floor] * len(exact), marker="v", linestyle="none", color=colour,
                           label=f"{sampler}: {zero_label}")  # fmt: skip
+        limits = sorted({(c.nfe_budget, c.limit_tv) for c in group if c.limit_tv is not None})
+        if limits:  # the floor of fixed plans; 0 (from L calls on) sits on the exact marker row
+            ax.loglog([b for b, _ in limits], [max(v, floor) for _, v in limits], "k-", linewidth=2,
+                      alpha=0.35, label="limit: best plan in K calls")  # fmt: skip
         budgets = sorted({c.nfe_budget for c in group})
         top = max(measurable) if measurable else 1.0
         lo, hi = budgets[0], budgets[-1]
@@ -191,13 +205,17 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
             f"| {row['target']} | {row['process']} | {row['budget']} | {row['sampler']} | "
             f"{row['steps'] if row['steps'] is not None else '—'} | {metric} | {value} |"
         )
+    lines += _limit_section(record) + _eb_section(record) + _certified_section(record)
     lines += [
         "",
         "## All cells",
         "",
-        "| target | process | sampler | steps | NFE budget | NFE used | method | TV | "
+        "NFE expected: the exact expected calls per row (exact cells); gap: TV minus the limit at the "
+        "cell's NFE budget (masked exact cells).",
+        "",
+        "| target | process | sampler | steps | NFE budget | NFE used | NFE expected | method | TV | gap | "
         "pair TV [95% interval] (plug-in; exact-sampler plug-in) | KL | leakage | path-KL | clipped mass |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in record["cells"]:
         pair = _fmt(c.get("pair_tv"))
@@ -211,10 +229,93 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
             leak += f" [{_fmt(c['leakage_interval'][0])}, {_fmt(c['leakage_interval'][1])}]"
         lines.append(
             f"| {c['target']} | {c['process']} | {c['sampler']} | {c['steps'] if c['steps'] else '—'} | "
-            f"{c['nfe_budget']} | {c['nfe_used']:.1f} | {c['method']} | {_fmt(c['tv'])} | {pair} | "
+            f"{c['nfe_budget']} | {c['nfe_used']:.1f} | {_fmt(c['nfe_expected'])} | {c['method']} | "
+            f"{_fmt(c['tv'])} | {_fmt(_gap(c))} | {pair} | "
             f"{_fmt(c['kl'])} | {leak} | {_fmt(c['path_kl'])} | {_fmt(c['clipped_mass'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _gap(cell: dict) -> float | None:
+    if cell.get("limit_tv") is None or cell.get("tv") is None:
+        return None
+    return cell["tv"] - cell["limit_tv"]
+
+
+def _limit_section(record: dict) -> list[str]:
+    rows = record.get("limit_gaps") or []
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Gap to the limit",
+        "",
+        "The limit at K calls is the TV of the best plan (an ordered partition of the positions into K "
+        "blocks, each drawn from its exact conditionals given the blocks before) that any factorised "
+        "sampler can follow: found by exhaustive search over the plans (`unmask.exact.best_plan`). "
+        "Samplers that choose their plan at random (k-random, the ancestral samplers) or from the "
+        "revealed values (the planners) mix plans and can go below it (a negative gap). Best: the "
+        "lowest TV among the cells that never take more than K calls.",
+        "",
+        "| target | calls K | limit TV | best sampler | steps | its TV | gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['target']} | {row['budget']} | {_fmt(row['limit_tv'])} | {row['best_sampler']} | "
+            f"{row['best_steps'] if row['best_steps'] is not None else '—'} | {_fmt(row['best_tv'])} | "
+            f"{_fmt(row['gap'])} |"
+        )
+    return lines
+
+
+def _eb_section(record: dict) -> list[str]:
+    rows = record.get("eb_against_top_k") or []
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## EB-Sampler against fixed-k top-confidence decoding",
+        "",
+        "For each top-k cell of K calls (fewer than the length), the EB cell with the lowest TV among "
+        "those whose exact expected calls are at most K (spec §4.7 (d): EB should win on targets with "
+        "heterogeneous entropies, such as islands).",
+        "",
+        "| target | calls K | top-k TV | best EB within K calls | its expected calls | its TV | EB lower |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lower = "—" if row["eb_lower"] is None else ("yes" if row["eb_lower"] else "no")
+        lines.append(
+            f"| {row['target']} | {row['calls']} | {_fmt(row['top_k_tv'])} | {row['eb_sampler'] or '—'} | "
+            f"{_fmt(row['eb_expected_calls'])} | {_fmt(row['eb_tv'])} | {lower} |"
+        )
+    return lines
+
+
+def _certified_section(record: dict) -> list[str]:
+    rows = record.get("certified") or []
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Certified sampling",
+        "",
+        "`certified:kl_budget=eps` keeps the entropy bound on KL(target || sampler) within eps on every "
+        "path. Its exact expected calls and exact KL, and its bound (the largest path sum of "
+        "sum H - max H under the target's own paths), beside the EB-Sampler with the largest gamma "
+        "(on a grid from eps / L) whose bound gamma E[#steps] is at most eps.",
+        "",
+        "| target | eps | certified calls | certified KL | its bound | EB gamma | EB calls | EB KL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['target']} | {row['kl_budget']} | {_fmt(row['certified_calls'])} | "
+            f"{_fmt(row['certified_kl'])} | {_fmt(row['certified_bound'])} | {_fmt(row['eb_gamma'])} | "
+            f"{_fmt(row['eb_calls'])} | {_fmt(row['eb_kl'])} |"
+        )
+    return lines
 
 
 def write_report(path: Path, record: dict, figure_name: str | None, force: bool = False) -> None:

@@ -18,8 +18,9 @@ from functools import lru_cache
 
 import torch
 
-from ..exact import kl, leakage, path_kl, reference_law, run_law, tv
+from ..exact import best_plan, kl, leakage, path_kl, reference_law, run_law, tv
 from ..exact.laws import MAX_STATES
+from ..exact.limit import MAX_PLANS, count_plans
 from ..exact.path_kl import supports_path_kl
 from ..samplers import sample
 from ..targets.chain import ChainTarget
@@ -36,8 +37,14 @@ class Cell:
     """One benchmark measurement.
 
     ``nfe_budget`` is the nominal number of denoiser calls (steps taken x calls per step; the
-    number of masked tokens for first-hitting); ``nfe_used`` the mean calls per row actually made
-    (lower when unchanged rows reuse a call).
+    number of masked tokens for first-hitting; for adaptive planners the most calls any drawn row
+    took); ``nfe_used`` the mean calls per row actually made (lower when unchanged rows reuse a
+    call); ``nfe_expected`` the exact expected calls per row (exact cells: ``E[#steps]`` from the
+    exact law times the calls per step, before reuse).
+    ``limit_tv`` (masked exact cells): the TV of the best plan any factorised sampler with exact
+    conditionals can follow in ``nfe_budget`` calls (:func:`unmask.exact.best_plan`; 0 from
+    ``L`` calls on). A sampler that draws its plan at random (k-random, the ancestral samplers)
+    or adapts it to the revealed values (the planners) is a mixture of plans and can go below it.
     ``method`` is ``"exact"`` (errors from the exact law: ``tv``, ``kl``, ``leakage``, ``path_kl``)
     or ``"monte-carlo"``: ``tv`` and ``kl`` are then ``None``, and ``pair_tv`` estimates the mean
     over adjacent positions ``i`` of the TV between the sampler's and the target's laws of
@@ -55,6 +62,7 @@ class Cell:
     steps: int | None
     nfe_budget: int
     nfe_used: float
+    nfe_expected: float | None
     method: str
     tv: float | None
     kl: float | None
@@ -69,6 +77,7 @@ class Cell:
     seconds: float
     predicted: str
     prediction_note: str
+    limit_tv: float | None = None
 
 
 def plan(config: BenchConfig) -> list[tuple[TargetSpec, SamplerSpec, int | None]]:
@@ -81,7 +90,8 @@ def plan(config: BenchConfig) -> list[tuple[TargetSpec, SamplerSpec, int | None]
             if not built.uses_grid and (not built.takes_steps or spec.hyperparameters):
                 cells.append((target, spec, None))
             else:
-                cells.extend((target, spec, steps) for steps in config.steps)
+                limit = spec.max_steps if spec.max_steps is not None else max(config.steps)
+                cells.extend((target, spec, steps) for steps in config.steps if steps <= limit)
     return cells
 
 
@@ -96,6 +106,11 @@ def check_sizes(config: BenchConfig) -> None:
                     f"target {target.label!r} has {states} states; the uniform benchmark computes exact "
                     "laws and allows at most 729 (3^6). Use a shorter length or masked samplers only."
                 )
+
+
+def exact_cells_possible(target, process: str) -> bool:
+    """Whether ``target``'s exact output laws under the bench's ``process`` fit :data:`MAX_STATES`."""
+    return bench_process(process).state_base(target.vocab_size) ** target.length <= MAX_STATES
 
 
 def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, config: BenchConfig) -> Cell:
@@ -123,7 +138,7 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
     taken = len(drawn.grid) - 1 if drawn.grid is not None else drawn.steps
     budget = taken * resolved.calls_per_step
     nfe_used = float(drawn.nfe_per_row.double().mean())
-    if process.state_base(target.vocab_size) ** target.length <= MAX_STATES:
+    if exact_cells_possible(target, spec.process):
         law = run_law(target, resolved, steps, process=process)
         reference = reference_law(target, process)
         clipped = law.diagnostics.get("clipped_mass")
@@ -132,10 +147,12 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
         )
         error = tv(law.law, reference)
         predicted, note = resolved.predicted_order(clipped, error)
+        limit = limit_tv(target_spec, budget) if spec.process == "masked" else None
         return Cell(
-            target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "exact",
+            target_spec.label, spec.process, spec.label, steps, budget, nfe_used,
+            law.expected_steps * resolved.calls_per_step, "exact",
             error, kl(reference, law.law), leakage(law.law, reference), bound,
-            clipped, None, None, None, None, None, time.perf_counter() - start, predicted, note,
+            clipped, None, None, None, None, None, time.perf_counter() - start, predicted, note, limit,
         )  # fmt: skip
     if not isinstance(target, ChainTarget):
         raise ValueError(
@@ -146,11 +163,23 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
     clipped = drawn.diagnostics.get("clipped_mass")
     predicted, note = resolved.predicted_order(clipped, pairs.estimate)
     return Cell(
-        target_spec.label, spec.process, spec.label, steps, budget, nfe_used, "monte-carlo",
+        target_spec.label, spec.process, spec.label, steps, budget, nfe_used, None, "monte-carlo",
         None, None, leak, None, clipped, pairs.estimate, pairs.interval, pairs.plugin,
         pairs.null_bias, leak_interval,
         time.perf_counter() - start, predicted, note,
     )  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def limit_tv(target_spec: TargetSpec, calls: int) -> float | None:
+    """TV of the best plan in ``calls`` calls on the masked target (0 from ``L`` calls on; None
+    when there are more plans than :data:`unmask.exact.limit.MAX_PLANS`)."""
+    target = SUITE[target_spec.name].at("masked", target_spec.length)
+    if calls >= target.length:
+        return 0.0
+    if count_plans(target.length, calls) > MAX_PLANS:
+        return None
+    return best_plan(target, calls, "tv").tv
 
 
 @lru_cache(maxsize=8)

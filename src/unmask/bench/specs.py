@@ -15,11 +15,13 @@ from ..samplers.base import Sampler
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    """A sampler name, its process kind and its hyperparameters, with a display label."""
+    """A sampler name, its process kind and its hyperparameters, with a display label;
+    ``max_steps``: the bench runs it only at step counts up to this (None: every one)."""
 
     name: str
     process: str
     hyperparameters: tuple[tuple[str, Any], ...] = ()
+    max_steps: int | None = None
 
     @property
     def label(self) -> str:

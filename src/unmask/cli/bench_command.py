@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..bench import BenchConfig, fit_orders, parse_samplers, parse_target_spec, plan, run_bench
+from ..bench.comparisons import certified_comparison
 from ..bench.config import PROCESSES, QUICK_STEPS, QUICK_TARGETS, default_samplers
 from ..bench.report import bench_record, write_figure, write_json, write_report
 from ..bench.suite import SUITE
@@ -205,8 +206,12 @@ def bench(
             cells = run_bench(config, lambda label: progress.update(task, advance=1, description=label))
         except ValueError as error:
             raise fail("--targets", str(error)) from None
+        certified = None
+        if any(spec.name == "certified" for spec in config.samplers):
+            progress.update(task, description="certified sampling against EB")
+            certified = certified_comparison(config)
     fits = fit_orders(cells)
-    record = bench_record(config, cells, fits, time.perf_counter() - started)
+    record = bench_record(config, cells, fits, time.perf_counter() - started, certified)
     try:
         write_json(out / "bench.json", record, force=force)
         if json_only:

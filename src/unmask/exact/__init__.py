@@ -3,12 +3,14 @@
 from .laws import LawResult, output_law, reference_law, run_law
 from .metrics import entropy, kl, leakage, tv
 from .path_kl import path_kl
+from .planner_bound import PlannerBound, planner_bound
 from .profile import ProfileEstimate, estimate_information_profile, information_profile, subset_entropies
 from .schedule import OptimalSchedule, block_costs, optimal_sizes, schedule_error, schedule_grid
 
 __all__ = [
     "LawResult",
     "OptimalSchedule",
+    "PlannerBound",
     "ProfileEstimate",
     "block_costs",
     "entropy",
@@ -19,6 +21,7 @@ __all__ = [
     "optimal_sizes",
     "output_law",
     "path_kl",
+    "planner_bound",
     "reference_law",
     "run_law",
     "schedule_error",

@@ -62,15 +62,18 @@ def tv(p: torch.Tensor, q: torch.Tensor) -> float:
 def kl(p: torch.Tensor, q: torch.Tensor) -> float:
     """``KL(p || q) = sum_{p > 0} p log(p / q)``; pass the target as ``p`` (KL(target || sampler)).
 
-    Computed as ``-sum p log1p((q - p) / p)`` to avoid cancellation when ``q`` is close to ``p``;
-    ``inf`` when ``q = 0`` somewhere ``p > 0``.
+    Each term is ``-p log1p((q - p) / p)`` where ``p / 2 <= q <= 2 p`` (no cancellation when ``q``
+    is close to ``p``) and ``p log(p / q)`` elsewhere (``(q - p) / p`` would lose the digits of
+    ``q / p`` when ``q << p``); ``inf`` when ``q = 0`` somewhere ``p > 0``.
     """
     p, q = _pair(p, q)
     support = p > 0
     if bool((q[support] <= 0).any()):
         return float("inf")
     ps, qs = p[support], q[support]
-    return float(-(ps * torch.log1p((qs - ps) / ps)).sum())
+    near = (qs >= ps / 2) & (qs <= 2 * ps)
+    terms = torch.where(near, -ps * torch.log1p((qs - ps) / ps), ps * torch.log(ps / qs))
+    return float(terms.sum())
 
 
 def leakage(law: torch.Tensor, target: torch.Tensor) -> float:

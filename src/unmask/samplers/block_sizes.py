@@ -1,7 +1,8 @@
 """How many tokens a sampler that reveals a set number per call reveals at each step.
 
-Sizes come from ``k`` (the same every step), from ``sizes`` (any schedule; the last block reveals
-what remains) or from ``blocks`` (set from ``steps``: each row's own length ``L_b``, its existing
+Sizes come from ``k`` (the same every step), from ``sizes`` (any schedule summing to at least the
+length; every size is capped by what is still masked, and the last block reveals what remains) or
+from ``blocks`` (set from ``steps``: each row's own length ``L_b``, its existing
 positions, split into ``min(blocks, L_b)`` sizes that differ by at most one, larger first, so that
 a padded row takes the blocks it takes alone). Shared by k-random and the fixed-size planners.
 """
@@ -33,27 +34,49 @@ class BlockSizes:
 
     def _check_sizes(self) -> None:
         """Raise unless at most one of ``k``, ``sizes``, ``blocks`` is given and it is valid;
-        ``sizes`` becomes a tuple. Call from ``__post_init__``."""
+        ``sizes`` becomes a tuple. Call from ``__post_init__``. Messages name the sampler."""
         given = [name for name in ("k", "sizes", "blocks") if getattr(self, name) is not None]
         if len(given) > 1:
             raise ValueError(
-                f"give one of k, sizes or blocks to {self.name}, not several (got k={self.k}, "
-                f"sizes={self.sizes}, blocks={self.blocks})"
+                f"give one of k, sizes or blocks to {self.name}, not several (got k={self.k!r}, "
+                f"sizes={self.sizes!r}, blocks={self.blocks!r})"
             )
-        if self.k is not None:
-            checks.positive_int("k", self.k)
-        if self.blocks is not None:
-            checks.positive_int("blocks", self.blocks)
-        if self.sizes is not None:
-            if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
-                raise TypeError(f"sizes must be a sequence of positive integers, got {self.sizes!r}")
-            object.__setattr__(self, "sizes", tuple(self.sizes))
-            if not self.sizes:
-                raise ValueError("sizes must hold at least one block size, got an empty sequence")
-            for size in self.sizes:
-                checks.positive_int("sizes[j]", size)
+        try:
+            if self.k is not None:
+                checks.positive_int("k", self.k)
+            if self.blocks is not None:
+                checks.positive_int("blocks", self.blocks)
+            if self.sizes is not None:
+                if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
+                    raise TypeError(
+                        "sizes must be a sequence of positive integers (tokens revealed per call), "
+                        f"got {self.sizes!r} ({type(self.sizes).__name__})"
+                    )
+                if torch.is_tensor(self.sizes) and self.sizes.dim() != 1:
+                    raise TypeError(
+                        "sizes must be a sequence of positive integers (tokens revealed per call), "
+                        f"got a tensor of shape {tuple(self.sizes.shape)}"
+                    )
+                sizes = tuple(self.sizes)
+                if not sizes:
+                    raise ValueError(
+                        f"sizes must hold at least one block size, got an empty sequence {self.sizes!r}"
+                    )
+                sizes = tuple(checks.positive_int(f"sizes[{j}]", size) for j, size in enumerate(sizes))
+                object.__setattr__(self, "sizes", sizes)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{self.name}: {error}") from None
 
     def resolve(self, steps: int | None, length: int):
+        """The sizes for a run of ``steps`` on rows of ``length`` positions.
+
+        ``steps`` sets ``blocks`` (and may not be given with ``k``, ``sizes`` or ``blocks``).
+        Given ``sizes`` must sum to at least ``length``: each call reveals ``sizes[j]`` masked
+        positions, capped by what is still masked (and the last entry reveals all that remain),
+        so a larger sum is legal (a prompt or padding leaves fewer positions to reveal; entries
+        past the last call are unused), a smaller one raises. ``k`` and ``blocks`` larger than
+        ``length`` are legal too: one call reveals everything, or ``length`` calls one token each.
+        """
         if steps is not None:
             steps = checks.positive_int("steps", steps)
             if self.blocks == steps:
@@ -66,7 +89,8 @@ class BlockSizes:
             return replace(self, blocks=steps)
         if self.sizes is not None and sum(self.sizes) < length:
             raise ValueError(
-                f"{self.name} sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length {length}"
+                f"{self.name}: sizes {self.sizes} sum to {sum(self.sizes)}, fewer than the length "
+                f"{length}; the sizes must sum to at least the length (or give k, blocks or steps)"
             )
         if self.k is None and self.sizes is None and self.blocks is None:
             return replace(self, k=1)

@@ -2,7 +2,8 @@
 
 Step ``j`` reveals ``k_j`` masked positions chosen uniformly at random, each drawn independently
 from the model's conditional given the revealed tokens. With ``k_j = 1`` it is exact. Sizes come
-from ``k`` (the same every step), from ``sizes`` (any schedule), or from ``steps`` (``L`` split as
+from ``k`` (the same every step), from ``sizes`` (any schedule summing to at least ``L``; each
+step is capped by what is still masked), or from ``steps`` (``L`` split as
 evenly as possible, larger blocks first). The denoiser is called at the time whose masked fraction
 equals the row's current masked fraction, ``t = m^{-1}(n / L)`` (``L`` the positions that exist
 in the row, prompt included, padding excluded).

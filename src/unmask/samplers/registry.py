@@ -3,6 +3,11 @@
 Library users pass sampler objects; this plain mapping, written once here and never changed at run
 time, turns a name and keyword hyperparameters into one. A name can exist for several processes
 (``"euler"`` masked and uniform); the process' name picks the table.
+
+``predictor-corrector`` takes its parts by name too: ``predictor`` a masked sampler name (built with
+its defaults; Euler when not given) and ``corrector`` one of :data:`CORRECTORS` (``gibbs``,
+``informed``, ``forward-backward``; informed when not given), as in
+``predictor-corrector:predictor=tweedie,corrector=gibbs``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from ..processes import MaskedProcess, UniformProcess
 from . import uniform
 from .ancestral import Euler, TauLeaping, Tweedie
 from .base import Sampler
-from .correctors import ReMDM
+from .correctors import Corrector, ForwardBackward, Informed, PredictorCorrector, ReMDM, UniformGibbs
 from .first_hitting import FirstHitting
 from .k_random import KRandom
 from .planned import (
@@ -49,12 +54,17 @@ SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
             Dilated,
             SemiAutoregressive,
             ReMDM,
+            PredictorCorrector,
         )  # fmt: skip
     },
     UniformProcess.name: {
         cls.name: cls for cls in (uniform.Euler, uniform.TauLeaping, uniform.Tweedie, uniform.Trapezoidal)
     },
 }
+
+
+#: Correctors by name, for ``predictor-corrector``'s ``corrector=``.
+CORRECTORS: dict[str, type[Corrector]] = {cls.name: cls for cls in (UniformGibbs, Informed, ForwardBackward)}
 
 
 def names(process: str | None = None) -> list[str]:
@@ -87,4 +97,24 @@ def get(name: str, process: str = MaskedProcess.name, **hyperparameters: Any) ->
             f"sampler {name!r} has no hyperparameter {unknown[0]!r}; "
             f"it accepts: {', '.join(accepted) or 'none'}"
         )
+    if cls is PredictorCorrector:
+        hyperparameters = _named_parts(hyperparameters, process)
     return cls(**hyperparameters)
+
+
+def _named_parts(hyperparameters: dict[str, Any], process: str) -> dict[str, Any]:
+    """``predictor`` and ``corrector`` given by name built into objects (objects pass through)."""
+    parts = dict(hyperparameters)
+    predictor = parts.get("predictor")
+    if isinstance(predictor, str):
+        if predictor == PredictorCorrector.name:
+            raise ValueError("predictor must be a sampler that reveals tokens, not predictor-corrector")
+        parts["predictor"] = get(predictor, process)
+    corrector = parts.get("corrector")
+    if isinstance(corrector, str):
+        if corrector not in CORRECTORS:
+            raise ValueError(
+                f"unknown corrector {corrector!r}; known correctors: {', '.join(sorted(CORRECTORS))}"
+            )
+        parts["corrector"] = CORRECTORS[corrector]()
+    return parts

@@ -36,8 +36,9 @@ class ForwardBackward(Corrector):
     reveal them again from the model's conditionals given the remasked state.
 
     Args:
-        k: positions remasked per move (chosen uniformly without replacement); ignored when ``p``
-            is given.
+        k: positions remasked per move (chosen uniformly without replacement; at most the
+            clean free positions there are). Leave it at 1 when ``p`` is given: ``p`` with another
+            ``k`` raises.
         p: if given, each clean free position is remasked independently with this probability
             (``0 <= p <= 1``) instead.
     """
@@ -50,6 +51,11 @@ class ForwardBackward(Corrector):
         checks.positive_int("k", self.k)
         if self.p is not None:
             object.__setattr__(self, "p", checks.probability("p", self.p))
+            if self.k != 1:
+                raise ValueError(
+                    f"{self.name} takes k (positions per move) or p (a probability per position), "
+                    f"not both: got k={self.k}, p={self.p}; drop k to remask each position with p"
+                )
 
     @property
     def keeps_target(self) -> bool:  # type: ignore[override]

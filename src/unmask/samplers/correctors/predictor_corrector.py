@@ -10,15 +10,17 @@ count is the predictor's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import torch
 
 from ... import checks
 from ...processes import MaskedProcess
+from ..ancestral import Euler
 from ..base import Sampler, StepContext
 from .base import Corrector
+from .informed import Informed
 
 
 def _count(name: str, value: int) -> int:
@@ -34,8 +36,10 @@ class PredictorCorrector(Sampler):
     moves of ``corrector``, and its last grid step by ``final_steps`` more.
 
     Args:
-        predictor: the sampler that reveals tokens (first-hitting, k-random, Euler, ...).
-        corrector: a :class:`~unmask.samplers.correctors.Corrector`.
+        predictor: the sampler that reveals tokens (first-hitting, k-random, Euler, ...); Euler
+            by default.
+        corrector: a :class:`~unmask.samplers.correctors.Corrector`; the informed corrector by
+            default.
         corrector_steps: corrector moves after every predictor step (0: none).
         final_steps: corrector moves after the last grid step only (grid predictors). With final
             moves every row takes every grid step (a row whose tokens were all revealed early
@@ -49,25 +53,28 @@ class PredictorCorrector(Sampler):
     calls more per row).
     """
 
-    predictor: Sampler
-    corrector: Corrector
+    predictor: Sampler = field(default_factory=Euler)
+    corrector: Corrector = field(default_factory=Informed)
     corrector_steps: int = 1
     final_steps: int = 0
     steps: int | None = None
     name: ClassVar[str] = "predictor-corrector"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.predictor, Sampler):
-            raise TypeError(f"predictor must be a Sampler object, got {type(self.predictor).__name__}")
+        checks.instance(
+            "predictor", self.predictor, Sampler, "a Sampler object (first-hitting, k-random, euler, ...)"
+        )
         if not issubclass(self.predictor.process_type, MaskedProcess):
             raise ValueError(
                 f"correctors resample clean tokens of the masked process; {self.predictor.name!r} "
                 f"samples the {self.predictor.process_type.name} process"
             )
-        if not isinstance(self.corrector, Corrector):
-            raise TypeError(f"corrector must be a Corrector object, got {type(self.corrector).__name__}")
+        what = "a Corrector object (UniformGibbs, Informed, ForwardBackward)"
+        checks.instance("corrector", self.corrector, Corrector, what)
         _count("corrector_steps", self.corrector_steps)
         _count("final_steps", self.final_steps)
+        if self.steps is not None:
+            checks.positive_int("steps", self.steps)
         if self.final_steps and not self.predictor.uses_grid:
             raise ValueError(
                 f"final_steps needs a grid predictor (its last step is known); {self.predictor.name!r} "

@@ -34,7 +34,13 @@ VARIANTS = ("cap", "rescale")
 
 @dataclass(frozen=True)
 class ReMDM(Sampler):
-    """ReMDM with the ``"cap"`` (default) or ``"rescale"`` remasking schedule and strength ``eta``."""
+    """ReMDM with the ``"cap"`` (default) or ``"rescale"`` remasking schedule and strength ``eta``.
+
+    Args:
+        eta: remasking strength in ``[0, 1]`` for both variants (``0``: Tweedie's steps; with
+            ``"cap"`` a value above 1 would act as 1, so it is refused like any other outside value).
+        variant: ``"cap"`` or ``"rescale"`` (the paper's ``"confidence"`` is not implemented).
+    """
 
     eta: float = 0.05
     variant: str = "cap"

@@ -16,6 +16,21 @@ does: blocks of a row of ``length`` positions get ``steps`` split as evenly as p
 blocks first), and each block's tokens are split evenly over its steps. The schedule is laid out
 for a row whose free positions are all ``length`` positions; a row with a prompt or padding keeps
 the same per-step sizes, each capped by what its current block still holds.
+
+Which ``block_length`` and ``steps`` are legal (``length``: the run's length):
+
+* ``block_length`` must be an integer >= 1. It need not divide ``length``: the last block is then
+  shorter (LLaDA requires a divisor; here the remainder is a block of its own), and a
+  ``block_length`` above ``length`` makes one block.
+* ``steps`` must be at least the number of blocks ``ceil(length / block_length)`` (one call per
+  block at least), else :meth:`~SemiAutoregressive.resolve` raises.
+* No block takes more steps than it has positions: the share a short last block cannot use goes to
+  the other blocks (earlier first), so a full row takes exactly ``min(steps, length)`` calls;
+  ``steps > length`` gives one token per call, as k-random does.
+* ``steps`` goes with an inner planner of set sizes that has none of its own (top-k or dilated
+  without ``k``, ``sizes``, ``blocks``); with ``k``, ``sizes`` or ``blocks`` on the inner planner,
+  or an adaptive one (threshold, EB, certified), it raises. Without ``steps``, an inner planner's
+  ``k`` or ``sizes`` apply per call, each capped by what the current block still holds.
 """
 
 from __future__ import annotations
@@ -44,6 +59,25 @@ def current_block(masked: torch.Tensor, free: torch.Tensor, block_length: int) -
     return block == current
 
 
+def split_steps(steps: int, widths: tuple[int, ...]) -> tuple[int, ...]:
+    """``steps`` split over blocks of ``widths`` positions: as evenly as possible (earlier blocks
+    first), no block more steps than positions; the share a block cannot use goes to the blocks
+    with room, again evenly. Sums to ``min(steps, sum(widths))``; equals ``even_sizes(steps,
+    len(widths))`` whenever no block's share exceeds its width."""
+    shares = [0] * len(widths)
+    open_ = list(range(len(widths)))
+    left = min(steps, sum(widths))
+    while left:
+        spare = 0
+        for j, share in zip(open_, even_sizes(left, len(open_)), strict=True):
+            take = min(share, widths[j] - shares[j])
+            shares[j] += take
+            spare += share - take
+        left = spare
+        open_ = [j for j in open_ if shares[j] < widths[j]]
+    return tuple(shares)
+
+
 @dataclass(frozen=True)
 class SemiAutoregressive(Planner):
     """``inner`` (a planner object) applied to one block of ``block_length`` positions at a time,
@@ -62,12 +96,10 @@ class SemiAutoregressive(Planner):
     name: ClassVar[str] = "semi-autoregressive"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.inner, Planner):
-            raise TypeError(
-                "inner must be a planner object (top-k, threshold, eb, dilated, ...), got "
-                f"{type(self.inner).__name__}"
-            )
+        checks.instance("inner", self.inner, Planner, "a planner object (top-k, threshold, eb, dilated, ...)")
         checks.positive_int("block_length", self.block_length)
+        if self.steps is not None:
+            checks.positive_int("steps", self.steps)
 
     @property
     def takes_steps(self) -> bool:  # type: ignore[override]
@@ -108,8 +140,8 @@ class SemiAutoregressive(Planner):
             )
         sizes = tuple(
             size
-            for width, block_steps in zip(widths, even_sizes(steps, len(widths)), strict=True)
-            for size in even_sizes(width, min(block_steps, width))
+            for width, block_steps in zip(widths, split_steps(steps, widths), strict=True)
+            for size in even_sizes(width, block_steps)
         )
         return replace(self, inner=replace(self.inner, sizes=sizes), steps=steps)
 

@@ -13,7 +13,6 @@ conditional. The selection always uses the entropy budget; the proxy only sets t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,10 +34,7 @@ class EntropyBounded(Planner):
     reports_bound: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)):
-            raise TypeError(f"gamma must be a number >= 0, got {self.gamma!r}")
-        if not (math.isfinite(self.gamma) and self.gamma >= 0):
-            raise ValueError(f"gamma must be a finite number >= 0 (nats), got {self.gamma}")
+        checks.non_negative_float("gamma", self.gamma, " (nats)")
         checks.one_of("proxy", self.proxy, SCORES)
 
     @property
