@@ -93,3 +93,37 @@ def test_matched_gamma_starts_from_the_a_priori_choice():
     """The matched gamma is at least eps / L, whose bound holds because #steps <= L."""
     target = SUITE["mild"].at("masked")
     assert matched_gamma(target, 0.05) >= 0.05 / target.length
+
+
+def test_default_command_line_run_includes_the_per_call_study_and_quick_runs_do_not():
+    """The default `unmask bench` runs the accuracy-per-call study; --quick, --targets,
+    --samplers and --steps runs do not (they are about the cells asked for)."""
+    from unmask.cli.bench_command import build_config
+
+    assert build_config(None, None, None, None, 0, False).per_call
+    assert not build_config(None, None, None, None, 0, True).per_call
+    assert not build_config("mild", None, None, None, 0, False).per_call
+    assert not build_config(None, "euler", None, None, 0, False).per_call
+    assert not build_config(None, None, "4", None, 0, False).per_call
+    assert not build_config(None, None, None, None, 0, False, "uniform").per_call
+
+
+def test_report_shows_every_comparison_it_was_given(island_cells):
+    """The record and report carry the limit gaps, EB against top-k, the certified rows and the
+    per-call study (as JSON with finite numbers or strings, and as report sections)."""
+    import json
+
+    from unmask.bench.fit import fit_orders
+    from unmask.bench.per_call import run_per_call
+    from unmask.bench.report import bench_record, markdown_report
+
+    config = replace(CONFIG, per_call=True)
+    certified = certified_comparison(config)
+    study = run_per_call(vocab_sizes=(2,), lengths=(4,), seeds=(0,), calls=(2,))
+    record = bench_record(config, island_cells, fit_orders(island_cells), 1.0, certified, study)
+    json.dumps(record, allow_nan=False)
+    assert record["limit_gaps"] and record["eb_against_top_k"] and record["certified"]
+    assert len(record["per_call"]["rows"]) == 1
+    report = markdown_report(record, None)
+    headings = ("## Gap to the limit", "## EB-Sampler against", "## Certified sampling", "## Accuracy per")
+    assert all(heading in report for heading in headings)

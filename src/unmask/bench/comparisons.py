@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..exact import kl, reference_law, run_law
 from ..exact.planner_bound import planner_bound
 from ..samplers.planned import Certified, EntropyBounded
-from .config import BenchConfig
+from .config import BenchConfig, parse_target_spec
 from .run import Cell, exact_cells_possible
 from .suite import SUITE
 
@@ -34,14 +34,19 @@ CALLS_TOLERANCE = 1e-9
 
 
 def limit_gaps(cells: list[Cell]) -> list[dict]:
-    """Per masked exact (target, budget ``K``) with a limit: the limit's TV, the best cell that
-    takes at most ``K`` calls on every path, its TV and its gap ``TV - limit`` (negative: the cell
-    mixes plans)."""
+    """Per masked exact (target, budget ``K`` below its length ``L``) with a limit: the limit's TV,
+    the best cell that takes at most ``K`` calls on every path, its TV and its gap ``TV - limit``
+    (negative: the cell mixes plans). From ``L`` calls on the limit is 0 and first-hitting reaches
+    it."""
     rows = []
     exact = [c for c in cells if c.process == "masked" and c.method == "exact" and c.tv is not None]
     for target in sorted({c.target for c in exact}):
         group = [c for c in exact if c.target == target]
-        for budget in sorted({c.nfe_budget for c in group if c.limit_tv is not None}):
+        spec = parse_target_spec(target)
+        length = SUITE[spec.name].at("masked", spec.length).length
+        for budget in sorted(
+            {c.nfe_budget for c in group if c.limit_tv is not None and c.nfe_budget < length}
+        ):
             limit = next(c.limit_tv for c in group if c.nfe_budget == budget and c.limit_tv is not None)
             within = [c for c in group if c.nfe_budget <= budget]
             best = min(within, key=lambda c: c.tv)

@@ -108,13 +108,18 @@ def parse_samplers(texts: list[str], processes: tuple[str, ...]) -> tuple[Sample
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Everything a benchmark run depends on (written in full to ``bench.json``)."""
+    """Everything a benchmark run depends on (written in full to ``bench.json``).
+
+    ``per_call``: also run the accuracy-per-call study on random chains
+    (:mod:`unmask.bench.per_call`; the default command-line run does).
+    """
 
     targets: tuple[TargetSpec, ...] = tuple(TargetSpec(name) for name in SUITE)
     samplers: tuple[SamplerSpec, ...] = field(default_factory=lambda: default_samplers(PROCESSES))
     steps: tuple[int, ...] = DEFAULT_STEPS
     samples: int = 2000
     seed: int = 0
+    per_call: bool = False
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -141,6 +146,7 @@ class BenchConfig:
             "steps": list(self.steps),
             "samples": self.samples,
             "seed": self.seed,
+            "per_call": self.per_call,
             "processes": {
                 kind: {"process": type(p).__name__, **_process_fields(p)}
                 for kind in PROCESSES

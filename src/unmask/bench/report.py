@@ -22,6 +22,8 @@ from ..files import write_output
 from .comparisons import CertifiedRow, eb_against_top_k, limit_gaps
 from .config import BenchConfig
 from .fit import OrderFit, best_per_budget
+from .per_call import AIM_CALLS, AIM_GAP, AIM_RATIO, CONCENTRATION, PerCallRow, summary_markdown
+from .per_call import summary as per_call_summary
 from .run import Cell
 
 
@@ -37,6 +39,7 @@ def bench_record(
     fits: list[OrderFit],
     seconds: float,
     certified: list[CertifiedRow] | None = None,
+    per_call: list[PerCallRow] | None = None,
 ) -> dict:
     """Everything the run measured, with the resolved configuration and the environment."""
     return {
@@ -51,6 +54,25 @@ def bench_record(
         "limit_gaps": [{k: _finite(v) for k, v in row.items()} for row in limit_gaps(cells)],
         "eb_against_top_k": eb_against_top_k(cells),
         "certified": [{k: _finite(v) for k, v in asdict(row).items()} for row in certified or []],
+        "per_call": _per_call_record(per_call) if per_call else None,
+    }
+
+
+def _finite_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_tree(v) for v in value]
+    return _finite(value)
+
+
+def _per_call_record(rows: list[PerCallRow]) -> dict:
+    """The study's rows and summaries, JSON-ready, with its markdown tables for the report."""
+    summaries = per_call_summary(rows)
+    return {
+        "rows": [_finite_tree(asdict(row)) for row in rows],
+        "summary": [_finite_tree(asdict(one)) for one in summaries],
+        "markdown": summary_markdown(summaries),
     }
 
 
@@ -206,6 +228,7 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
             f"{row['steps'] if row['steps'] is not None else '—'} | {metric} | {value} |"
         )
     lines += _limit_section(record) + _eb_section(record) + _certified_section(record)
+    lines += _per_call_section(record)
     lines += [
         "",
         "## All cells",
@@ -234,6 +257,24 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
             f"{_fmt(c['kl'])} | {leak} | {_fmt(c['path_kl'])} | {_fmt(c['clipped_mass'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _per_call_section(record: dict) -> list[str]:
+    study = record.get("per_call")
+    if not study:
+        return []
+    return [
+        "",
+        "## Accuracy per call on random chains",
+        "",
+        f"Random Markov chains with Dirichlet({CONCENTRATION}) rows (V in {{2, 3}}, L in {{4, 5, 6}}, "
+        "seeds 0–2), exact laws at K = 2 and 4 calls. Per-target best: the candidate of lowest TV "
+        "on each target; today's samplers are k-random and the trapezoid. The aims, at K = "
+        f"{AIM_CALLS}: today's TV at least {AIM_RATIO:g} times the best's, and the best within "
+        f"{AIM_GAP:g} of the limit (`unmask.bench.per_call`; every row in bench.json).",
+        "",
+        study["markdown"],
+    ]
 
 
 def _gap(cell: dict) -> float | None:

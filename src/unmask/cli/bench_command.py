@@ -16,6 +16,7 @@ from rich.table import Table
 from ..bench import BenchConfig, fit_orders, parse_samplers, parse_target_spec, plan, run_bench
 from ..bench.comparisons import certified_comparison
 from ..bench.config import PROCESSES, QUICK_STEPS, QUICK_TARGETS, default_samplers
+from ..bench.per_call import run_per_call
 from ..bench.report import bench_record, write_figure, write_json, write_report
 from ..bench.suite import SUITE
 from ..files import is_stdout
@@ -96,6 +97,7 @@ def build_config(targets, samplers, steps, samples, seed, quick, process="both")
         steps=step_grid or (QUICK_STEPS if quick else BenchConfig.steps),
         samples=samples or (500 if quick else BenchConfig.samples),
         seed=seed,
+        per_call=not (quick or targets or samplers or steps) and "masked" in kinds,
     )
 
 
@@ -206,12 +208,15 @@ def bench(
             cells = run_bench(config, lambda label: progress.update(task, advance=1, description=label))
         except ValueError as error:
             raise fail("--targets", str(error)) from None
-        certified = None
+        certified = per_call = None
         if any(spec.name == "certified" for spec in config.samplers):
             progress.update(task, description="certified sampling against EB")
             certified = certified_comparison(config)
+        if config.per_call:
+            progress.update(task, description="accuracy per call on random chains")
+            per_call = run_per_call()
     fits = fit_orders(cells)
-    record = bench_record(config, cells, fits, time.perf_counter() - started, certified)
+    record = bench_record(config, cells, fits, time.perf_counter() - started, certified, per_call)
     try:
         write_json(out / "bench.json", record, force=force)
         if json_only:

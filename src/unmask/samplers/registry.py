@@ -23,6 +23,7 @@ from .correctors import Corrector, ForwardBackward, Informed, PredictorCorrector
 from .first_hitting import FirstHitting
 from .k_random import KRandom
 from .planned import (
+    Bisection,
     Certified,
     Dilated,
     EntropyBounded,
@@ -52,6 +53,7 @@ SAMPLERS: dict[str, dict[str, type[Sampler]]] = {
             Certified,
             LowConfidenceRemasking,
             Dilated,
+            Bisection,
             SemiAutoregressive,
             ReMDM,
             PredictorCorrector,
