@@ -118,9 +118,9 @@ def test_eb_gamma_zero_and_numpy_scalars_are_valid() -> None:
         (lambda: Informed(confidence="logit"), r"confidence must be 'margin' or 'probability', got 'logit'"),
         (
             lambda: registry.get("remdm", variant="confidence"),
-            r"variant must be 'cap' or 'rescale', got 'confidence'",
+            r"variant 'confidence' \(ReMDM-conf\) is not available",
         ),
-        (lambda: ReMDM(variant="CAP"), r"variant must be 'cap' or 'rescale', got 'CAP'"),
+        (lambda: ReMDM(variant="CAP"), r"variant must be one of 'cap', 'rescale', 'loop', got 'CAP'"),
     ],
 )
 def test_unknown_names(build, message) -> None:
