@@ -65,7 +65,8 @@ def parse_target_spec(text: str) -> TargetSpec:
 
 #: Masked-process samplers the default run adds to every registered one: the EB-Sampler at more
 #: values of gamma (NFE against TV), certified sampling at the other budgets of the comparison,
-#: and the other two correctors after Euler (predictor-corrector's default is the informed one).
+#: the other two correctors after Euler (predictor-corrector's default is the informed one) and
+#: ReMDM's loop schedule.
 EXTRA_DEFAULT_SAMPLERS = (
     "eb:gamma=0.01",
     "eb:gamma=0.3",
@@ -74,6 +75,7 @@ EXTRA_DEFAULT_SAMPLERS = (
     "certified:kl_budget=0.2",
     "predictor-corrector:corrector=forward-backward",
     "predictor-corrector:corrector=gibbs",
+    "remdm:variant=loop",
 )
 #: The most steps the default run gives a predictor-corrector (its exact laws branch over every
 #: corrector move; 16 steps reach its budgets' interesting range on the length-5 targets).

@@ -1,4 +1,4 @@
-"""Benchmark outputs: ``bench.json``, a TV-against-NFE figure and a markdown report.
+"""Benchmark outputs: ``bench.json`` and a markdown report (the figure: :mod:`.figure`).
 
 Files are written by :func:`unmask.files.write_output`: atomically (to a temporary name, then
 renamed), so an interrupted run never leaves a half-written report, with the user's umask, and
@@ -7,7 +7,6 @@ an existing regular file is replaced only with ``force=True``.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import platform
@@ -79,76 +78,6 @@ def _per_call_record(rows: list[PerCallRow]) -> dict:
 def write_json(path: Path, record: dict, force: bool = False) -> None:
     """The record as indented JSON (:func:`unmask.files.write_output` rules)."""
     write_output(path, json.dumps(record, indent=2) + "\n", force=force)
-
-
-EXACT_TV = 1e-12
-
-
-def write_figure(path: Path, cells: list[Cell], force: bool = False) -> bool:
-    """TV against NFE budget, log-log, one panel per (process, target), one line per sampler,
-    with reference slopes -1 and -2 (a Monte Carlo panel plots ``pair_tv``, a lower bound on the
-    TV, and says so), as PNG (:func:`unmask.files.write_output` rules). Returns
-    False when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    panels = sorted({(c.process, c.target) for c in cells})
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
-    for ax, (process, target) in zip(axes.flat, panels, strict=False):
-        group = [c for c in cells if c.process == process and c.target == target]
-        sampled = any(c.method != "exact" for c in group)
-        error = {id(c): (c.pair_tv if c.method != "exact" else c.tv) for c in group}
-        measurable = [error[id(c)] for c in group if error[id(c)] > EXACT_TV]
-        zero_label = "pair TV estimate 0" if sampled else f"exact (TV < {EXACT_TV:g})"
-        floor = min(measurable) / 10 if measurable else 1e-3
-        for sampler in sorted({c.sampler for c in group}):
-            points = sorted((c.nfe_budget, error[id(c)]) for c in group if c.sampler == sampler)
-            above = [(x, y) for x, y in points if y > EXACT_TV]
-            exact = [x for x, y in points if y <= EXACT_TV]
-            line = None
-            if above:
-                xs, ys = zip(*above, strict=True)
-                (line,) = ax.loglog(xs, ys, marker="o", markersize=3, label=sampler)
-            if exact:
-                colour = line.get_color() if line is not None else None
-                ax.loglog(exact, [floor] * len(exact), marker="v", linestyle="none", color=colour,
-                          label=f"{sampler}: {zero_label}")  # fmt: skip
-        limits = sorted({(c.nfe_budget, c.limit_tv) for c in group if c.limit_tv is not None})
-        if limits:  # the floor of fixed plans; 0 (from L calls on) sits on the exact marker row
-            ax.loglog([b for b, _ in limits], [max(v, floor) for _, v in limits], "k-", linewidth=2,
-                      alpha=0.35, label="limit: best plan in K calls")  # fmt: skip
-        budgets = sorted({c.nfe_budget for c in group})
-        top = max(measurable) if measurable else 1.0
-        lo, hi = budgets[0], budgets[-1]
-        if hi > lo:
-            for order, style in ((1, "--"), (2, ":")):
-                ax.loglog([lo, hi], [top, top * (lo / hi) ** order], "k" + style, linewidth=0.8,
-                          label=f"slope -{order}")  # fmt: skip
-        ax.set_ylim(bottom=floor / 2)
-        ax.set_title(f"{target} ({process})")
-        ax.set_xlabel("NFE budget (denoiser calls)")
-        if sampled:
-            ax.set_ylabel("pair TV to target (Monte Carlo; a lower bound on TV)")
-        else:
-            ax.set_ylabel("TV to target" if process == "masked" else "TV to p(t_min)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    figure.tight_layout()
-    image = io.BytesIO()
-    try:
-        figure.savefig(image, format="png", dpi=110)
-    finally:
-        plt.close(figure)
-    write_output(path, image.getvalue(), force=force)
-    return True
 
 
 def _fmt(value: float | str | None, digits: int = 3) -> str:

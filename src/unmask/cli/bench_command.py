@@ -16,8 +16,9 @@ from rich.table import Table
 from ..bench import BenchConfig, fit_orders, parse_samplers, parse_target_spec, plan, run_bench
 from ..bench.comparisons import certified_comparison
 from ..bench.config import PROCESSES, QUICK_STEPS, QUICK_TARGETS, default_samplers
+from ..bench.figure import write_figure
 from ..bench.per_call import run_per_call
-from ..bench.report import bench_record, write_figure, write_json, write_report
+from ..bench.report import bench_record, write_json, write_report
 from ..bench.suite import SUITE
 from ..files import is_stdout
 from .errors import (
