@@ -53,6 +53,7 @@ from typing import ClassVar
 import torch
 
 from ... import checks
+from .dilated import masked_runs
 from .plan import Planner
 
 
@@ -60,22 +61,6 @@ def exact_calls(length: int) -> int:
     """``ceil(log2(length + 1))``: the fewest calls in which bisection draws a run of ``length``
     positions one position per run per call (exactly, on a Markov chain)."""
     return max(int(length), 1).bit_length()
-
-
-def masked_runs(masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(offset, run_length)``, LongTensors ``[n, L]``: each masked position's offset from the
-    start of its masked run (a maximal stretch of consecutive True in ``masked [n, L]``) and the
-    run's length; ``run_length`` is 0 and ``offset`` any value off the runs."""
-    n, length = masked.shape
-    position = torch.arange(length, device=masked.device).expand(n, length)
-    before = torch.nn.functional.pad(masked[:, :-1], (1, 0), value=False)
-    starts = masked & ~before
-    start = torch.where(starts, position, -1).cummax(-1).values
-    offset = (position - start).clamp(min=0)
-    run = starts.long().cumsum(-1) * masked  # runs numbered from 1; 0 off the runs
-    run_length = torch.zeros(n, length + 1, dtype=torch.long, device=masked.device)
-    run_length = run_length.scatter_add(-1, run, masked.long()).gather(-1, run)
-    return offset, run_length
 
 
 def bisection_plan(masked: torch.Tensor, left: int) -> torch.Tensor:

@@ -29,14 +29,14 @@ not the model's.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
 from ... import checks
-from .plan import SCORES, Planner, first, on_tie_grid, order, order_key
+from .entropy_bounded import prefix_costs
+from .plan import SCORES, Planner, first
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,7 @@ class Certified(Planner):
     reports_bound: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.kl_budget, bool) or not isinstance(self.kl_budget, (int, float)):
-            raise TypeError(f"kl_budget must be a number >= 0 (nats), got {self.kl_budget!r}")
-        if not (math.isfinite(self.kl_budget) and self.kl_budget >= 0):
-            raise ValueError(
-                f"kl_budget must be a finite number >= 0 (nats of KL(model || sampler)), got {self.kl_budget}"
-            )
+        checks.non_negative_float("kl_budget", self.kl_budget, " (nats of KL(model || sampler))")
         checks.one_of("proxy", self.proxy, SCORES)
 
     @property
@@ -70,14 +65,9 @@ class Certified(Planner):
         return "none", f"certified: KL(model || sampler) <= {self.kl_budget} by construction (spec 4.7)"
 
     def plan(self, probs, masked, index, lengths, free):
-        entropy = probs.entropy()
-        key = on_tie_grid(entropy) if self.proxy == "entropy" else order_key(probs, self.proxy)
-        ranked = order(key, masked)
+        ranked, valid, cost = prefix_costs(probs, masked, self.proxy)
         remaining = masked.sum(-1, keepdim=True)
         size = torch.arange(1, masked.shape[-1] + 1, device=masked.device).expand_as(masked)
-        valid = size <= remaining
-        sorted_entropy = torch.where(valid, entropy.gather(-1, ranked), 0.0)
-        cost = sorted_entropy.cumsum(-1) - sorted_entropy.cummax(-1).values
         per_token = self.kl_budget / (free.sum(-1, keepdim=True) - 1).clamp(min=1).to(torch.float64)
         allowance = per_token * (size - (size == remaining).long()).to(torch.float64)
         count = torch.where(valid & (cost <= allowance), size, 1).amax(-1)

@@ -27,9 +27,10 @@ import torch
 from .plan import BlockSizes, Planner, first, order
 
 
-def spread_key(masked: torch.Tensor) -> torch.Tensor:
-    """Float64 ``[n, L]``: each masked position's van der Corput key within its masked run (0 at
-    the first position of every run); any value elsewhere."""
+def masked_runs(masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(offset, run_length)``, LongTensors ``[n, L]``: each masked position's offset from the
+    start of its masked run (a maximal stretch of consecutive True in ``masked [n, L]``) and the
+    run's length; ``run_length`` is 0 and ``offset`` any value off the runs."""
     n, length = masked.shape
     position = torch.arange(length, device=masked.device).expand(n, length)
     before = torch.nn.functional.pad(masked[:, :-1], (1, 0), value=False)
@@ -39,6 +40,14 @@ def spread_key(masked: torch.Tensor) -> torch.Tensor:
     run = starts.long().cumsum(-1) * masked  # runs numbered from 1; 0 off the runs
     run_length = torch.zeros(n, length + 1, dtype=torch.long, device=masked.device)
     run_length = run_length.scatter_add(-1, run, masked.long()).gather(-1, run)
+    return offset, run_length
+
+
+def spread_key(masked: torch.Tensor) -> torch.Tensor:
+    """Float64 ``[n, L]``: each masked position's van der Corput key within its masked run (0 at
+    the first position of every run); any value elsewhere."""
+    length = masked.shape[-1]
+    offset, run_length = masked_runs(masked)
     width = torch.zeros_like(offset)  # bits of m - 1: ceil(log2 m)
     reversed_ = torch.zeros_like(offset)
     for bit in range(max(length - 1, 1).bit_length()):

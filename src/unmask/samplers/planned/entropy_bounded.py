@@ -19,6 +19,7 @@ from typing import ClassVar
 import torch
 
 from ... import checks
+from ...probabilities import Probabilities
 from .plan import SCORES, Planner, first, leading, on_tie_grid, order, order_key
 
 
@@ -48,12 +49,22 @@ class EntropyBounded(Planner):
         return "none", f"adaptive planner: KL <= gamma E[#steps] with gamma = {self.gamma} (spec 4.7)"
 
     def plan(self, probs, masked, index, lengths, free):
-        entropy = probs.entropy()
-        key = on_tie_grid(entropy) if self.proxy == "entropy" else order_key(probs, self.proxy)
-        ranked = order(key, masked)
-        remaining = masked.sum(-1)
-        valid = torch.arange(masked.shape[-1], device=masked.device) < remaining.unsqueeze(-1)
-        sorted_entropy = torch.where(valid, entropy.gather(-1, ranked), 0.0)
-        spent = sorted_entropy.cumsum(-1) - sorted_entropy.cummax(-1).values
-        count = leading(valid & (spent <= self.gamma))
-        return first(ranked, count.clamp(min=1).minimum(remaining))
+        ranked, valid, cost = prefix_costs(probs, masked, self.proxy)
+        count = leading(valid & (cost <= self.gamma))
+        return first(ranked, count.clamp(min=1).minimum(masked.sum(-1)))
+
+
+def prefix_costs(
+    probs: Probabilities, masked: torch.Tensor, proxy: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(ranked, valid, cost)``: the masked positions of each row in ``proxy`` order
+    (LongTensor ``[n, L]``, lower uncertainty first, ties to the lower position), whether rank ``j``
+    is a masked position (bool ``[n, L]``), and the float64 cost ``[n, L]`` of revealing the first
+    ``j + 1`` of them at once, ``sum_i H_i - max_i H_i`` over their entropies (nats).
+    """
+    entropy = probs.entropy()
+    key = on_tie_grid(entropy) if proxy == "entropy" else order_key(probs, proxy)
+    ranked = order(key, masked)
+    valid = torch.arange(masked.shape[-1], device=masked.device) < masked.sum(-1, keepdim=True)
+    sorted_entropy = torch.where(valid, entropy.gather(-1, ranked), 0.0)
+    return ranked, valid, sorted_entropy.cumsum(-1) - sorted_entropy.cummax(-1).values
