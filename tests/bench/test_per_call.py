@@ -21,6 +21,7 @@ from unmask.bench.per_call import (
     summary,
     summary_markdown,
 )
+from unmask.bench.per_call.tables import fmt
 from unmask.exact import reference_law, run_law, tv
 from unmask.exact.limit import best_plan, plan_law
 from unmask.targets import MarkovChain, Table
@@ -36,7 +37,7 @@ def rows() -> list[PerCallRow]:
 
 
 def chain(row: PerCallRow) -> MarkovChain:
-    return MarkovChain.random(row.vocab_size, row.length, concentration=per_call.CONCENTRATION, seed=row.seed)
+    return per_call.chain(row.vocab_size, row.length, row.seed)
 
 
 def test_grid_order_and_budgets(rows):
@@ -160,7 +161,7 @@ def test_bisection_is_a_candidate(rows):
             assert row.best == "bisection"
     assert any(row.best == "bisection" for row in rows)  # the check above is not vacuous here
     for line, row in zip(markdown(rows).splitlines()[2:], rows, strict=True):
-        assert line.endswith(f"| {per_call._fmt(row.entry('bisection').tv)} |")
+        assert line.endswith(f"| {fmt(row.entry('bisection').tv)} |")
 
 
 @pytest.mark.parametrize(
