@@ -1,11 +1,12 @@
 """How much time and memory the planners add to each denoiser call.
 
-Planners (``top-k``, ``threshold``, ``factor-threshold``, ``eb``, ``low-confidence-remasking``,
-and the ``remdm`` corrector sampler beside them) read per-position reductions of the logits
-(largest probability, margin, entropy), sort the masked positions and draw the chosen ones. The
-script measures that work in two parts.
+Planners (``top-k``, ``threshold``, ``factor-threshold``, ``eb``, ``certified``, ``dilated``,
+``low-confidence-remasking``, and the ``remdm`` corrector sampler beside them) read per-position
+reductions of the logits (largest probability, margin, entropy), sort the masked positions and
+draw the chosen ones. The script measures that work in two parts.
 
-**(a) Overhead per call** at ``B = 256, L = 256, V = 1024`` (float32). The denoiser is the
+**(a) Overhead per call** at ``B = 256, L = 256, V = 1024``, logits in float32 (``--dtype
+bfloat16``: the denoiser's weights and logits in bf16). The denoiser is the
 matrix-product denoiser of ``sampler_overhead.py`` (embedding ``[V + 1, D]``, then
 ``[B L, D] @ [D, V]``, ``D = 512``) with two cheap additions that make a planner's choices
 meaningful: a position embedding ``[L, D]`` (so masked positions differ) and a sharpness per row
@@ -19,16 +20,18 @@ in ``sampler_overhead.py``, per denoiser call,
     vs in-run = (run time / calls - denoiser time in the run / calls) / (the latter)
 
 each the best of ``--repeats`` runs, the baseline timed in the same process right after each run.
-``top-k`` and ``low-confidence-remasking`` run with a fixed ``k = ceil(L / --calls)``, ``remdm``
+``top-k``, ``dilated`` and ``low-confidence-remasking`` run with a fixed ``k = ceil(L / --calls)``, ``remdm``
 with ``--calls`` grid steps, and ``k-random`` with the same ``k`` is the reference row without a
 planner (the same calls and draws, positions chosen at random). ``threshold``,
-``factor-threshold`` and ``eb`` run at their defaults (0.9, 1.0, gamma 0.1) and take as many
-calls as their rule gives; the table reports them.
+``factor-threshold``, ``eb`` and ``certified`` run at their defaults (0.9, 1.0, gamma 0.1,
+kl_budget 0.05) and take as many calls as their rule gives; the table reports them.
 
-**(b) Memory and time at a real vocabulary**: ``B = 4, L = 512, V = 126,464``, logits in bf16
-(one logits tensor is ``B L V * 2`` bytes, 518 MB), the same denoiser in bf16 with a smaller
-``D``. As in ``large_vocab.py``: the peak memory a run of ``unmask.sample`` adds above the
-denoiser alone making one logits tensor, as a multiple of one logits tensor
+**(b) Memory and time at a real vocabulary**: ``B = 64, L = 256, V = 126,464``, logits in bf16
+(one logits tensor is ``B L V * 2`` bytes, 4.1 GB), the same denoiser in bf16 with a smaller
+``D``. Part (a)'s ``B = 256`` would be 16.6 GB of logits alone, which does not fit beside
+anything else in 24 GiB; ``B = 64`` leaves room for the planners' pieces and for other processes
+(``--batch-b 256`` where the memory is). As in ``large_vocab.py``: the peak memory a run of
+``unmask.sample`` adds above the denoiser alone making one logits tensor, as a multiple of one logits tensor
 (``torch.cuda.max_memory_allocated`` on a GPU; on the CPU the peak resident size of a fresh
 process per planner run with ``MALLOC_MMAP_THRESHOLD_=65536``, times from a second fresh process
 with the allocator's defaults); every case, the baseline too, first runs every sampler once at a
@@ -36,20 +39,25 @@ tiny size, so that fixed first-run costs cancel. A float64 ``[B, L, V]`` tensor 
 4 logits tensors; the planners must stay well below that (the script flags anything above
 ``--bound``, 1.5); the ``k-random`` row shows what the driver adds without a planner. Times are
 per denoiser call, as ratios to one matrix product alone: the whole call, and the planner's own
-part (run time minus the time inside the denoiser).
+part (run time minus the time inside the denoiser). On a CPU the adaptive planners take tens to
+hundreds of calls at this size; ``--max-calls-b N`` ends every run after ``N`` calls (the
+figures are then those of the first calls, where the most positions are masked).
 
 Usage::
 
     python benchmarks/planner_overhead.py --threads 1                 # (a) and (b), full sizes
+    python benchmarks/planner_overhead.py --part a --dtype bfloat16 --threads 1
     python benchmarks/planner_overhead.py --part a --threads 1 --only top-k eb
     python benchmarks/planner_overhead.py --part a --batch 32 --length 64 --threads 1
     python benchmarks/planner_overhead.py --part b --vocab-b 32768 --length-b 128
+    python benchmarks/planner_overhead.py --part b --max-calls-b 4 --threads 1   # CPU, B=64 V=126,464
     python benchmarks/planner_overhead.py --device cuda --json planners.json
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -64,8 +72,16 @@ import unmask
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from large_vocab import peak_bytes  # noqa: E402  (a script beside this one)
 
-PLANNERS = ("top-k", "threshold", "factor-threshold", "eb", "low-confidence-remasking", "remdm")
+PLANNERS = (
+    "top-k", "threshold", "factor-threshold", "eb", "certified", "dilated",
+    "low-confidence-remasking", "remdm",
+)  # fmt: skip
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 REFERENCE = "k-random"
+
+
+class CallLimit(Exception):
+    """Raised by a :class:`ContextDenoiser` asked for more than ``limit`` calls."""
 
 
 class ContextDenoiser:
@@ -73,8 +89,11 @@ class ContextDenoiser:
 
     ``E [V + 1, D]`` token embedding, ``P [L, D]`` position embedding, ``W [D, V]``; all in
     ``dtype`` on ``device``. Time-conditioned (not ``time_agnostic``), so no call is reused;
-    ``seconds`` and ``calls`` accumulate the time spent inside it (synchronised on a GPU).
+    ``seconds`` and ``calls`` accumulate the time spent inside it (synchronised on a GPU). With
+    ``limit`` set, the call after the ``limit``-th raises :class:`CallLimit` (ending the run).
     """
+
+    limit: int = 0
 
     def __init__(
         self,
@@ -107,6 +126,8 @@ class ContextDenoiser:
         return (hidden.reshape(batch * length, -1) @ self.weight).reshape(batch, length, -1)
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.limit and self.calls >= self.limit:
+            raise CallLimit
         self.sync()
         start = time.perf_counter()
         out = self.logits(x_t)
@@ -119,7 +140,7 @@ class ContextDenoiser:
 def sampler_for(name: str, length: int, calls: int) -> tuple[unmask.samplers.Sampler, int | None]:
     """The sampler object and the ``steps`` to pass for ``name`` (fixed sizes from ``calls``)."""
     k = math.ceil(length / calls)
-    if name in ("top-k", "low-confidence-remasking", "k-random"):
+    if name in ("top-k", "dilated", "low-confidence-remasking", "k-random"):
         return unmask.samplers.get(name, k=k), None
     if name == "remdm":
         return unmask.samplers.get(name), calls
@@ -156,9 +177,10 @@ def time_alone(denoiser: ContextDenoiser, batch: int, length: int, repeats: int 
 
 def part_a(args) -> list[dict]:
     B, L = args.batch, args.length
-    denoiser = ContextDenoiser(args.vocab, args.width, L, torch.float32, args.device, args.base, args.gain)
+    dtype = DTYPES[args.dtype]
+    denoiser = ContextDenoiser(args.vocab, args.width, L, dtype, args.device, args.base, args.gain)
     print(
-        f"(a) B={B} L={L} V={args.vocab} D={args.width} float32 device={args.device} "
+        f"(a) B={B} L={L} V={args.vocab} D={args.width} {args.dtype} device={args.device} "
         f"threads={torch.get_num_threads()} k=ceil(L/{args.calls})={math.ceil(L / args.calls)} "
         f"repeats={args.repeats} sharpness={args.base}+{args.gain}*revealed"
     )
@@ -217,16 +239,19 @@ def measure_b(name: str | None, args) -> dict:
             denoiser(x, torch.ones(B, device=device))
             matmul = min(matmul, denoiser.seconds)
         return {"peak": peak_bytes(device), "matmul": matmul}
+    denoiser.limit = args.max_calls_b
     denoiser.sync()
     start = time.perf_counter()
-    result = run_one(name, denoiser, B, L, args.calls)
+    with contextlib.suppress(CallLimit):  # the first max_calls_b calls and their steps, timed
+        run_one(name, denoiser, B, L, args.calls)
     denoiser.sync()
     total = time.perf_counter() - start
+    calls = denoiser.calls
     return {
         "peak": peak_bytes(device),
-        "calls": result.nfe,
-        "seconds_per_call": total / result.nfe,
-        "own_seconds_per_call": (total - denoiser.seconds) / result.nfe,
+        "calls": calls,
+        "seconds_per_call": total / calls,
+        "own_seconds_per_call": (total - denoiser.seconds) / calls,
     }
 
 
@@ -259,10 +284,11 @@ def part_b(args) -> dict:
     logits_bytes = args.batch_b * args.length_b * args.vocab_b * 2
     base = run(None)
     matmul = base["matmul"]
+    limit = f"; at most {args.max_calls_b} calls per run" if args.max_calls_b else ""
     print(
         f"(b) B={args.batch_b} L={args.length_b} V={args.vocab_b} D={args.width_b} bf16 device={device} "
         f"threads={torch.get_num_threads()}; one bf16 logits tensor = {logits_bytes / 2**20:.0f} MiB "
-        f"(a float64 [B, L, V] = 4.00 of them); matrix product alone {matmul * 1e3:.1f} ms"
+        f"(a float64 [B, L, V] = 4.00 of them); matrix product alone {matmul * 1e3:.1f} ms{limit}"
     )
     header = ("sampler", "calls", "ms/call", "call/matmul", "own/matmul", "peak added", "/logits")
     print("{:<25} {:>5} {:>9} {:>11} {:>10} {:>10} {:>7}".format(*header))
@@ -298,10 +324,19 @@ def main() -> None:
     parser.add_argument("--length", "-L", type=int, default=256, help="(a) length")
     parser.add_argument("--vocab", "-V", type=int, default=1024, help="(a) vocabulary")
     parser.add_argument("--width", "-D", type=int, default=512, help="(a) hidden width")
-    parser.add_argument("--batch-b", type=int, default=4, help="(b) batch")
-    parser.add_argument("--length-b", type=int, default=512, help="(b) length")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="(a) logits dtype")
+    parser.add_argument(
+        "--batch-b", type=int, default=64,
+        help="(b) batch: 64, the largest that fits in 24 GiB at L=256 (B=256 is 16.6 GB of logits)",
+    )  # fmt: skip
+    parser.add_argument("--length-b", type=int, default=256, help="(b) length")
     parser.add_argument("--vocab-b", type=int, default=126_464, help="(b) vocabulary")
     parser.add_argument("--width-b", type=int, default=64, help="(b) hidden width")
+    parser.add_argument(
+        "--max-calls-b", type=int, default=0,
+        help="(b) end each run after this many denoiser calls (0: run to the end); the figures are "
+        "then those of the first calls, where the most positions are masked",
+    )  # fmt: skip
     parser.add_argument("--calls", type=int, default=8, help="calls of top-k, k-random, remasking, remdm")
     parser.add_argument("--base", type=float, default=12.0, help="denoiser sharpness of a fully masked row")
     parser.add_argument("--gain", type=float, default=60.0, help="sharpness added by a fully revealed row")

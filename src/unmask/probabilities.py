@@ -9,7 +9,11 @@ and gives
 * :meth:`~Probabilities.rows`: the float64 softmax of selected positions (what a draw reads);
 * per-position reductions ``[n, L]`` computed from the logits with float32 or float64
   accumulation, a bounded number of positions at a time (:mod:`unmask.pieces`), so that no
-  float64 (or float32) ``[n, L, V]`` tensor ever exists;
+  float64 (or float32) ``[n, L, V]`` tensor ever exists; ``where=`` (bool ``[n, L]``) computes
+  only the positions a caller reads (the masked ones, for a planner) and gives 0 at the others.
+  One pass gives several reductions (:func:`row_summaries`: the log-normaliser and the largest
+  probability come with any of them), and the object keeps what it computed, so that asking
+  again (the entropies a planner ranks by, then records) costs no pass over the logits;
 * :meth:`~Probabilities.dense`: every position at once in float64, for small problems only.
 
 A :class:`Probabilities` may read its logits through a row map (``rows=``): the rows ``[n]`` of
@@ -18,6 +22,8 @@ out a subset of its rows without copying them.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -66,6 +72,8 @@ class Probabilities(Law):
         self.logits = logits
         self._probs = dense
         self.row_map = rows
+        #: Reductions already computed, see :meth:`_recall`.
+        self._memo: dict[tuple, tuple] = {}
 
     # -- the source rows ------------------------------------------------------------------------
     @property
@@ -87,16 +95,20 @@ class Probabilities(Law):
         """The dtype of the model's logits (float64 for dense probabilities)."""
         return self.source.dtype
 
-    def gather(self, index: torch.Tensor) -> torch.Tensor:
+    def gather(self, index: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Source rows ``[m, V]`` (logits in the model's dtype, or dense probabilities) of the flat
-        positions ``index [m]``."""
+        positions ``index [m]`` (written into ``out``, of that shape and dtype, when given and the
+        source is contiguous)."""
         source = self.source
         length = source.shape[1]
         if self.row_map is not None:
             row, position = flat_rows(index, length)
             index = self.row_map[row] * length + position
         if source.is_contiguous():  # whole rows copied at once
-            return source.view(-1, source.shape[-1]).index_select(0, index)
+            flat = source.view(-1, source.shape[-1])
+            if out is not None and not (source.requires_grad and torch.is_grad_enabled()):
+                return torch.index_select(flat, 0, index, out=out)
+            return flat.index_select(0, index)
         row, position = flat_rows(index, length)
         return source[row, position]
 
@@ -135,93 +147,324 @@ class Probabilities(Law):
         return softmax64(source) if self.logits is not None else source
 
     # -- per-position reductions ----------------------------------------------------------------
+    #
+    # One pass over the logits of the wanted positions gives several reductions: every pass finds
+    # the row maximum and the log-normaliser, so the log-normaliser and the largest probability
+    # come with any reduction, and the entropy and the margin with the passes that ask for them.
+    # What a pass gives is kept on the object (see _recall) and handed out again, as a copy,
+    # instead of a second pass over the logits.
+
+    def _grad_path(self) -> bool:
+        """Whether the reductions must carry gradients (then nothing is kept)."""
+        return self.source.requires_grad and torch.is_grad_enabled()
+
+    def _stamp(self, where: torch.Tensor | None) -> tuple:
+        """What a kept reduction depends on besides its name and dtype: the version counters of
+        the logits, the row map and ``where`` (any in-place write changes them)."""
+        return (_version(self.source), _version(self.row_map), _version(where))
+
+    def _recall(
+        self, name: str, dtype: torch.dtype | None, where: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """The kept reduction ``name`` in ``dtype`` over ``where`` (a new tensor), or None.
+
+        Kept results are keyed by the name, the accumulation dtype and the identity of ``where``
+        (the tensor object, which the entry holds, so that its id is not reused); a result over
+        every position (``where=None``) also serves any ``where``, filled outside it. An entry
+        is used only while the logits, the row map and ``where`` are unchanged (their version
+        counters; inference tensors have none, so they must not be written while the object is
+        in use), and never on the differentiable path.
+        """
+        if self._grad_path():
+            return None
+        entry = self._memo.get((name, dtype, None if where is None else id(where)))
+        if entry is not None and entry[0] is where and entry[1] == self._stamp(where):
+            return entry[2].clone()
+        if where is not None:
+            entry = self._memo.get((name, dtype, None))
+            if entry is not None and entry[1] == self._stamp(None):
+                return _outside_zero(where, entry[2])
+        return None
+
+    def _keep(
+        self, name: str, dtype: torch.dtype | None, where: torch.Tensor | None, value: torch.Tensor
+    ) -> None:
+        """Keep ``value`` for :meth:`_recall` (not on the differentiable path; the oldest entries
+        go beyond :data:`KEPT_ENTRIES`)."""
+        if self._grad_path():
+            return
+        key = (name, dtype, None if where is None else id(where))
+        self._memo.pop(key, None)
+        self._memo[key] = (where, self._stamp(where), value)
+        while len(self._memo) > KEPT_ENTRIES:
+            del self._memo[next(iter(self._memo))]
+
     def _reduce(self, compute, outputs, dtype: torch.dtype, where: torch.Tensor | None = None):
         """Per-position reductions of the logits, computed a piece at a time.
 
-        ``compute(logits [m, V] in the model's dtype, index [m]) -> tuple of [m]``; dense
-        probabilities are passed as their logarithm.
+        ``compute(logits [m, V] in the model's dtype, index [m], workspace) -> tuple of [m]``
+        (dense probabilities are passed as their logarithm; ``workspace``: a :class:`Workspace`
+        shared by the pieces of the pass). Positions outside ``where`` get each output's fill.
         """
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"accumulation dtype must be torch.float32 or torch.float64, got {dtype}")
+        _check_accumulation(dtype)
         n, length, size = self.shape
         if where is None:
             where = torch.ones(n, length, dtype=torch.bool, device=self.device)
+        source = self.source
+        workspace = Workspace()
+        # The pieces are runs of increasing flat positions (all of them, or those of where): on
+        # the CPU a piece without gaps is read as a view of the logits, not copied first; other
+        # pieces are copied into one buffer for all of them.
+        slicing = self.row_map is None and source.device.type == "cpu" and source.is_contiguous()
 
         def run(index):
-            picked = self.gather(index)
-            return compute(picked if self.logits is not None else picked.log(), index)
+            if slicing and len(index) and int(index[-1]) - int(index[0]) == len(index) - 1:
+                picked = source.view(-1, size)[int(index[0]) : int(index[-1]) + 1]
+            else:
+                buffer = workspace.buffer("rows", len(index), size, source.dtype, source.device)
+                picked = self.gather(index, out=buffer)
+            return compute(picked if self.logits is not None else picked.log(), index, workspace)
 
         return at_positions(where, run, size, outputs)
 
-    def log_normalizer(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """``log sum_v exp(logit_v)`` per position ``[n, L]`` (0 for dense probabilities)."""
-        (out,) = self._reduce(lambda rows, index: (logsumexp_rows(rows, dtype),), ((0.0, dtype),), dtype)
+    def _summaries(
+        self,
+        wanted: tuple[str, ...],
+        dtype: torch.dtype,
+        where: torch.Tensor | None,
+        tokens: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The reductions ``wanted``, and those the same pass gives (see :func:`row_summaries`),
+        from one pass; ``tokens`` adds ``log_prob_of``. All but ``log_prob_of`` are kept."""
+        names = [*ALWAYS, *(name for name in ON_REQUEST if name in wanted)]
+        if tokens is not None:
+            names.append("log_prob_of")
+            flat_tokens = tokens.reshape(-1)
+        entropy, margin = "entropy" in names, "margin" in names
+
+        def compute(rows, index, workspace):
+            chosen = None
+            if tokens is not None:
+                token = flat_tokens[index].clamp(0, rows.shape[-1] - 1)
+                chosen = rows.gather(-1, token.unsqueeze(-1)).squeeze(-1)
+            got = row_summaries(rows, dtype, entropy, margin, chosen, workspace)
+            return tuple(got[name] for name in names)
+
+        values = self._reduce(compute, tuple((0.0, dtype) for _ in names), dtype, where)
+        out = dict(zip(names, values, strict=True))
+        if self._grad_path():
+            return out
+        for name in names:
+            if name != "log_prob_of":
+                self._keep(name, dtype, where, out[name])
+                out[name] = out[name].clone()  # the kept tensor is never handed out
         return out
+
+    def _reduction(self, name: str, dtype: torch.dtype, where: torch.Tensor | None) -> torch.Tensor:
+        _check_accumulation(dtype)
+        kept = self._recall(name, dtype, where)
+        return kept if kept is not None else self._summaries((name,), dtype, where)[name]
+
+    def log_normalizer(
+        self, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log sum_v exp(logit_v)`` per position ``[n, L]`` (0 for dense probabilities).
+
+        ``where`` (bool ``[n, L]``), here and in every reduction: compute those positions only,
+        and give 0 at the others.
+        """
+        return self._reduction("log_normalizer", dtype, where)
 
     def log_prob_of(
         self, tokens: torch.Tensor, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``log p(tokens)`` per position ``[n, L]`` for ``tokens [n, L]`` in ``0..V-1`` (0 outside
-        ``where`` when given)."""
-        flat = tokens.reshape(-1)
+        ``where`` when given). With a log-normaliser already at hand (kept by an earlier
+        reduction), only the tokens' logits are read."""
+        _check_accumulation(dtype)
+        normalizer = self._recall("log_normalizer", dtype, where)
+        if normalizer is None:
+            return self._summaries((), dtype, where, tokens)["log_prob_of"]
+        chosen = self._at_tokens(tokens)
+        out = (chosen if self.logits is not None else chosen.log()).to(dtype) - normalizer
+        return out if where is None else _outside_zero(where, out)
 
-        def compute(rows, index):
-            chosen = rows.gather(-1, flat[index].clamp(0, rows.shape[-1] - 1).unsqueeze(-1)).squeeze(-1)
-            return (chosen.to(dtype) - logsumexp_rows(rows, dtype),)
-
-        (out,) = self._reduce(compute, ((0.0, dtype),), dtype, where)
-        return out
+    def _at_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The source entries ``[n, L]`` of ``tokens [n, L]`` (clamped to ``0..V-1``)."""
+        n, length, size = self.shape
+        rows = self.row_map if self.row_map is not None else torch.arange(n, device=self.device)
+        positions = torch.arange(length, device=self.device)
+        return self.source[rows.unsqueeze(-1), positions, tokens.clamp(0, size - 1)]
 
     def prob_of(self, tokens: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``p(tokens)`` per position ``[n, L]``."""
         return self.log_prob_of(tokens, dtype).exp()
 
-    def max_prob(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """The largest probability per position ``[n, L]``."""
+    def max_prob(self, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None) -> torch.Tensor:
+        """The largest probability per position ``[n, L]`` (0 outside ``where`` when given)."""
+        return self._reduction("max_prob", dtype, where)
 
-        def compute(rows, index):
-            return ((rows.amax(-1).to(dtype) - logsumexp_rows(rows, dtype)).exp(),)
+    def argmax(self, where: torch.Tensor | None = None) -> torch.Tensor:
+        """The most probable token per position, LongTensor ``[n, L]`` (the first on ties; 0
+        outside ``where`` when given)."""
+        kept = self._recall("argmax", None, where)
+        if kept is not None:
+            return kept
+        outputs = ((0, torch.long),)
+        (out,) = self._reduce(
+            lambda rows, index, workspace: (rows.argmax(-1),), outputs, torch.float32, where
+        )
+        self._keep("argmax", None, where, out)
+        return out if self._grad_path() else out.clone()
 
-        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
-        return out
+    def margin(self, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None) -> torch.Tensor:
+        """The largest probability minus the second largest, per position ``[n, L]`` (1 for
+        ``V = 1``; 0 outside ``where`` when given)."""
+        return self._reduction("margin", dtype, where)
 
-    def argmax(self) -> torch.Tensor:
-        """The most probable token per position, LongTensor ``[n, L]`` (the first on ties)."""
-        (out,) = self._reduce(lambda rows, index: (rows.argmax(-1),), ((0, torch.long),), torch.float32)
-        return out
+    def entropy(self, dtype: torch.dtype = torch.float64, where: torch.Tensor | None = None) -> torch.Tensor:
+        """Shannon entropy ``-sum_v p_v log p_v`` (nats) per position ``[n, L]`` (0 outside
+        ``where`` when given)."""
+        return self._reduction("entropy", dtype, where)
 
-    def margin(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """The largest probability minus the second largest, per position ``[n, L]`` (1 for ``V = 1``)."""
 
-        def compute(rows, index):
-            if rows.shape[-1] == 1:
-                return (torch.ones(len(rows), dtype=dtype, device=rows.device),)
+#: The most reductions one object keeps (the oldest go first).
+KEPT_ENTRIES = 16
+
+
+def _outside_zero(where: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``values [n, L]`` where ``where`` holds, 0 elsewhere (a new tensor)."""
+    return torch.where(where, values, torch.zeros((), dtype=values.dtype, device=values.device))
+
+
+#: The reductions every pass gives, and those it gives when asked (see :func:`row_summaries`).
+ALWAYS = ("log_normalizer", "max_prob")
+ON_REQUEST = ("entropy", "margin")
+
+
+def _check_accumulation(dtype: torch.dtype) -> None:
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"accumulation dtype must be torch.float32 or torch.float64, got {dtype}")
+
+
+def _version(tensor: torch.Tensor | None) -> int | None:
+    """The version counter of ``tensor`` (None for None and for inference tensors, which have none)."""
+    if tensor is None or tensor.is_inference():
+        return None
+    return tensor._version
+
+
+def _underflow(dtype: torch.dtype) -> float:
+    """Shifted logits at or below this count as ``-inf`` (see :func:`row_summaries`)."""
+    return math.log(torch.finfo(dtype).tiny) + 1.0
+
+
+class Workspace:
+    """Buffers reused by the pieces of one pass (on the CPU a new large buffer per piece costs its
+    page faults again, often more than the arithmetic)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def buffer(
+        self, slot: str, count: int, size: int, dtype: torch.dtype, device: torch.device
+    ) -> torch.Tensor:
+        """An uninitialised ``[count, size]`` buffer: the slot's, grown when too small."""
+        held = self._buffers.get(slot)
+        if held is None or held.shape[0] < count or held.shape[1] != size or held.dtype != dtype:
+            held = self._buffers[slot] = torch.empty(count, size, dtype=dtype, device=device)
+        return held[:count]
+
+
+def row_summaries(
+    rows: torch.Tensor,
+    dtype: torch.dtype,
+    entropy: bool = False,
+    margin: bool = False,
+    chosen: torch.Tensor | None = None,
+    workspace: Workspace | None = None,
+) -> dict[str, torch.Tensor]:
+    """Per-row reductions ``[m]`` in ``dtype`` of logits ``rows [m, V]`` in any float dtype (entries
+    may be ``-inf``, not all of them), from one pass: ``log_normalizer`` and ``max_prob`` always,
+    ``entropy`` and ``margin`` when asked, and ``log_prob_of`` of the logits ``chosen [m]``.
+
+    Without autograd, the shifted logits ``s = rows - max`` and their exponentials ``e`` (two
+    ``dtype`` buffers ``[m, V]`` with the entropy, one without; the buffers of ``workspace``
+    when given) give ``S = sum e``, ``log_normalizer = max + log S``, ``max_prob = 1 / S``,
+    ``margin = -expm1(second - max) / S`` and ``entropy = log S + sum(e * -s) / S`` (two
+    non-negative terms: no cancellation); one ``exp`` per value. Shifted logits below the
+    smallest normal ``exp`` (about ``-707`` in float64, ``-86`` in float32) count as ``-inf``:
+    their probabilities are below ``1e-307`` (``1e-37``), nothing beside the largest term, 1, and
+    subnormal results would make ``exp`` many times slower. A row whose maximum is NaN, ``+inf``
+    or ``-inf`` gives NaN.
+    """
+    size = rows.shape[-1]
+    if rows.requires_grad and torch.is_grad_enabled():
+        return _row_summaries_with_grad(rows, dtype, entropy, margin, chosen)
+    if margin and size > 1:
+        top_two = rows.topk(2, dim=-1).values
+        top = top_two[:, :1]
+    else:
+        top = rows.amax(-1, keepdim=True)
+    count = rows.shape[0]
+    workspace = workspace or Workspace()
+    shifted = workspace.buffer("shifted", count, size, dtype, rows.device).copy_(rows).sub_(top)
+    cut = _underflow(dtype)
+    torch.nn.functional.threshold_(shifted, cut, -math.inf)
+    if entropy:
+        masses = torch.exp(shifted, out=workspace.buffer("masses", count, size, dtype, rows.device))
+    else:
+        masses = shifted.exp_()
+    total = value_sum(masses)
+    log_total = total.log()
+    top = top.squeeze(-1).to(dtype)
+    normalizer = top + log_total
+    out = {"log_normalizer": normalizer, "max_prob": total.reciprocal()}
+    if entropy:
+        shifted.clamp_(min=cut).mul_(masses)  # -inf (mass 0) to a finite value: 0 * s is 0
+        out["entropy"] = log_total - value_sum(shifted) / total
+    if margin:
+        if size == 1:
+            out["margin"] = torch.ones_like(total)
+        else:
+            gap = top_two[:, 1].to(dtype) - top
+            out["margin"] = -torch.expm1(gap) / total
+    if chosen is not None:
+        out["log_prob_of"] = chosen.to(dtype) - normalizer
+    bad = ~torch.isfinite(top)
+    nan = torch.full((), math.nan, dtype=dtype, device=rows.device)
+    return {name: torch.where(bad, nan, value) for name, value in out.items()}
+
+
+def _row_summaries_with_grad(rows, dtype, entropy, margin, chosen) -> dict[str, torch.Tensor]:
+    """:func:`row_summaries` that carries gradients to ``rows`` (out-of-place throughout)."""
+    normalizer = logsumexp_rows(rows, dtype)
+    out = {
+        "log_normalizer": normalizer,
+        "max_prob": (rows.amax(-1).to(dtype) - normalizer).exp(),
+    }
+    if entropy:
+        log_probs = rows.to(dtype) - normalizer.unsqueeze(-1)
+        possible = log_probs > -torch.inf
+        safe = torch.where(possible, log_probs, 0.0)  # no 0 * inf, in the values or the gradients
+        out["entropy"] = -torch.where(possible, safe.exp() * safe, 0.0).sum(-1)
+    if margin:
+        if rows.shape[-1] == 1:
+            out["margin"] = torch.ones(len(rows), dtype=dtype, device=rows.device)
+        else:
             top = rows.topk(2, dim=-1).values.to(dtype)
-            return ((top - logsumexp_rows(rows, dtype).unsqueeze(-1)).exp().diff(dim=-1).neg().squeeze(-1),)
-
-        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
-        return out
-
-    def entropy(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """Shannon entropy ``-sum_v p_v log p_v`` (nats) per position ``[n, L]``."""
-
-        def compute(rows, index):
-            values = rows.to(dtype)
-            log_probs = values - logsumexp_rows(rows, dtype).unsqueeze(-1)
-            terms = torch.where(log_probs > -torch.inf, log_probs.exp() * log_probs, 0.0)
-            return (-terms.sum(-1),)
-
-        (out,) = self._reduce(compute, ((0.0, dtype),), dtype)
-        return out
+            out["margin"] = (top - normalizer.unsqueeze(-1)).exp().diff(dim=-1).neg().squeeze(-1)
+    if chosen is not None:
+        out["log_prob_of"] = chosen.to(dtype) - normalizer
+    return out
 
 
 def logsumexp_rows(rows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``log sum_v exp(rows[:, v])`` ``[m]`` in ``dtype`` from rows ``[m, V]`` in any float dtype
     (entries may be ``-inf``, not all of them): ``max + log sum exp(rows - max)``, the shifted
-    exponentials formed in one ``dtype`` buffer."""
-    top = rows.detach().amax(-1, keepdim=True)
+    exponentials formed in one ``dtype`` buffer (the same numbers as ``row_summaries``)."""
     if rows.requires_grad and torch.is_grad_enabled():
+        top = rows.detach().amax(-1, keepdim=True)
         shifted = rows.to(dtype) - top.to(dtype)
         return (top.to(dtype) + torch.logsumexp(shifted, -1, keepdim=True)).squeeze(-1)
-    shifted = rows.to(dtype, copy=True).sub_(top).exp_()
-    return top.squeeze(-1).to(dtype) + value_sum(shifted).log()
+    return row_summaries(rows, dtype)["log_normalizer"]

@@ -147,8 +147,6 @@ class Sampler(ABC):
             samplers that set their own times (first-hitting, k-random).
         exact: True if its output law equals the model's for any number of calls (first-hitting).
         takes_steps: False if the sampler fixes its number of steps itself (``steps`` is refused).
-        in_default_bench: whether ``unmask bench`` runs it without ``--samplers`` (samplers join
-            the default run once the README's benchmark figures include them).
     """
 
     name: ClassVar[str]
@@ -157,7 +155,6 @@ class Sampler(ABC):
     uses_grid: ClassVar[bool] = True
     exact: ClassVar[bool] = False
     takes_steps: ClassVar[bool] = True
-    in_default_bench: ClassVar[bool] = True
 
     @abstractmethod
     def step(

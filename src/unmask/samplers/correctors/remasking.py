@@ -81,7 +81,6 @@ class ReMDM(Sampler):
     t_off: float | None = None
     alpha_on: float | None = None
     name: ClassVar[str] = "remdm"
-    in_default_bench: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.variant in ("confidence", "conf"):

@@ -62,8 +62,8 @@ def prefix_costs(
     is a masked position (bool ``[n, L]``), and the float64 cost ``[n, L]`` of revealing the first
     ``j + 1`` of them at once, ``sum_i H_i - max_i H_i`` over their entropies (nats).
     """
-    entropy = probs.entropy()
-    key = on_tie_grid(entropy) if proxy == "entropy" else order_key(probs, proxy)
+    entropy = probs.entropy(where=masked)
+    key = on_tie_grid(entropy) if proxy == "entropy" else order_key(probs, proxy, where=masked)
     ranked = order(key, masked)
     valid = torch.arange(masked.shape[-1], device=masked.device) < masked.sum(-1, keepdim=True)
     sorted_entropy = torch.where(valid, entropy.gather(-1, ranked), 0.0)

@@ -41,14 +41,20 @@ SCORES = ("confidence", "margin", "entropy")
 KEY_RESOLUTION = 2.0**-30
 
 
-def order_key(probs: Probabilities, score: str) -> torch.Tensor:
-    """Float64 ``[n, L]`` order keys (lower is revealed first) of ``score``, on the tie grid."""
+def order_key(probs: Probabilities, score: str, where: torch.Tensor | None = None) -> torch.Tensor:
+    """Float64 ``[n, L]`` order keys (lower is revealed first) of ``score``, on the tie grid.
+
+    ``where`` (bool ``[n, L]``, usually the masked positions the planner may reveal): compute the
+    keys only there (0 elsewhere: pass the same positions as ``eligible`` to :func:`order`). The
+    reductions are kept on ``probs``, so a later call for the same positions (the step's
+    ``kl_bound`` entropy) does not read the logits again.
+    """
     if score == "confidence":
-        key = -probs.max_prob()
+        key = -probs.max_prob(where=where)
     elif score == "margin":
-        key = -probs.margin()
+        key = -probs.margin(where=where)
     elif score == "entropy":
-        key = probs.entropy()
+        key = probs.entropy(where=where)
     else:
         raise ValueError(f"unknown score {score!r}; known scores: {', '.join(SCORES)}")
     return on_tie_grid(key)
@@ -94,7 +100,6 @@ class Planner(Sampler):
     """
 
     uses_grid: ClassVar[bool] = False
-    in_default_bench: ClassVar[bool] = False
     #: Whether each step records ``kl_bound``, the row's :func:`dependence_bound` summed over its
     #: steps (the planners that compute entropies anyway).
     reports_bound: ClassVar[bool] = False
@@ -123,7 +128,8 @@ class Planner(Sampler):
         eligible = self.eligible(ctx, masked)
         chosen = self.plan(probs, eligible, index, lengths, ctx.free) & eligible
         if self.reports_bound:
-            ctx.record("kl_bound", dependence_bound(probs.entropy(), chosen))
+            # The chosen positions are eligible ones, whose entropies plan computed: kept on probs.
+            ctx.record("kl_bound", dependence_bound(probs.entropy(where=eligible), chosen))
         t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
         return ctx.reveal(z, chosen, probs), t_next
 

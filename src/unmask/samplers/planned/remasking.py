@@ -26,7 +26,6 @@ class LowConfidenceRemasking(BlockSizes, Sampler):
     most probable draws and mask the rest again."""
 
     name: ClassVar[str] = "low-confidence-remasking"
-    in_default_bench: ClassVar[bool] = False
     uses_grid: ClassVar[bool] = False
 
     def __post_init__(self) -> None:

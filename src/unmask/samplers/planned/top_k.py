@@ -31,4 +31,4 @@ class TopK(BlockSizes, Planner):
 
     def plan(self, probs, masked, index, lengths, free):
         count = self.block_size(index, lengths).minimum(masked.sum(-1))
-        return first(order(order_key(probs, self.score), masked), count)
+        return first(order(order_key(probs, self.score, where=masked), masked), count)
