@@ -14,7 +14,6 @@ against fixed-k top-confidence decoding at matched calls, and certified sampling
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..exact import kl, reference_law, run_law
@@ -33,6 +32,12 @@ GAMMA_GRID = 16
 CALLS_TOLERANCE = 1e-9
 
 
+def masked_length(label: str) -> int:
+    """The length of the masked bench target with ``label`` (``name`` or ``name:length=N``)."""
+    spec = parse_target_spec(label)
+    return SUITE[spec.name].at("masked", spec.length).length
+
+
 def limit_gaps(cells: list[Cell]) -> list[dict]:
     """Per masked exact (target, budget ``K`` below its length ``L``) with a limit: the limit's TV,
     the best cell that takes at most ``K`` calls on every path, its TV and its gap ``TV - limit``
@@ -42,8 +47,7 @@ def limit_gaps(cells: list[Cell]) -> list[dict]:
     exact = [c for c in cells if c.process == "masked" and c.method == "exact" and c.tv is not None]
     for target in sorted({c.target for c in exact}):
         group = [c for c in exact if c.target == target]
-        spec = parse_target_spec(target)
-        length = SUITE[spec.name].at("masked", spec.length).length
+        length = masked_length(target)
         for budget in sorted(
             {c.nfe_budget for c in group if c.limit_tv is not None and c.nfe_budget < length}
         ):
@@ -62,9 +66,8 @@ def eb_against_top_k(cells: list[Cell]) -> list[dict]:
     target's length: the lowest-TV EB cell whose exact expected calls are at most ``K``."""
     rows = []
     exact = [c for c in cells if c.process == "masked" and c.method == "exact"]
-    lengths = {c.target: c.nfe_budget for c in exact if c.sampler == "first-hitting"}
     for cell in exact:
-        if cell.sampler != "top-k" or cell.nfe_budget >= lengths.get(cell.target, math.inf):
+        if cell.sampler != "top-k" or cell.nfe_budget >= masked_length(cell.target):
             continue
         matched = [
             c
