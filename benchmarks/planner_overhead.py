@@ -1,7 +1,8 @@
 """How much time and memory the planners add to each denoiser call.
 
 Planners (``top-k``, ``threshold``, ``factor-threshold``, ``eb``, ``certified``, ``dilated``,
-``low-confidence-remasking``, and the ``remdm`` corrector sampler beside them) read per-position
+``bisection``, ``semi-autoregressive``, ``low-confidence-remasking``, and the ``remdm`` corrector
+sampler beside them) read per-position
 reductions of the logits (largest probability, margin, entropy), sort the masked positions and
 draw the chosen ones. The script measures that work in two parts.
 
@@ -20,11 +21,13 @@ in ``sampler_overhead.py``, per denoiser call,
     vs in-run = (run time / calls - denoiser time in the run / calls) / (the latter)
 
 each the best of ``--repeats`` runs, the baseline timed in the same process right after each run.
-``top-k``, ``dilated`` and ``low-confidence-remasking`` run with a fixed ``k = ceil(L / --calls)``, ``remdm``
-with ``--calls`` grid steps, and ``k-random`` with the same ``k`` is the reference row without a
-planner (the same calls and draws, positions chosen at random). ``threshold``,
-``factor-threshold``, ``eb`` and ``certified`` run at their defaults (0.9, 1.0, gamma 0.1,
-kl_budget 0.05) and take as many calls as their rule gives; the table reports them.
+``top-k``, ``dilated`` and ``low-confidence-remasking`` run with a fixed ``k = ceil(L / --calls)``,
+``remdm`` with ``--calls`` grid steps, ``bisection`` with ``--calls`` calls, ``semi-autoregressive``
+with four blocks of ``L / 4`` positions and top-k inside (``--calls`` split over them, at
+least 4), and ``k-random`` with the same ``k`` is the reference row without a planner (the same
+calls and draws, positions chosen at random). ``threshold``, ``factor-threshold``, ``eb`` and
+``certified`` run at their defaults (0.9, 1.0, gamma 0.1, kl_budget 0.05) and take as many calls
+as their rule gives; the table reports them.
 
 **(b) Memory and time at a real vocabulary**: ``B = 64, L = 256, V = 126,464``, logits in bf16
 (one logits tensor is ``B L V * 2`` bytes, 4.1 GB), the same denoiser in bf16 with a smaller
@@ -73,8 +76,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from large_vocab import peak_bytes  # noqa: E402  (a script beside this one)
 
 PLANNERS = (
-    "top-k", "threshold", "factor-threshold", "eb", "certified", "dilated",
-    "low-confidence-remasking", "remdm",
+    "top-k", "threshold", "factor-threshold", "eb", "certified", "dilated", "bisection",
+    "semi-autoregressive", "low-confidence-remasking", "remdm",
 )  # fmt: skip
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 REFERENCE = "k-random"
@@ -142,8 +145,10 @@ def sampler_for(name: str, length: int, calls: int) -> tuple[unmask.samplers.Sam
     k = math.ceil(length / calls)
     if name in ("top-k", "dilated", "low-confidence-remasking", "k-random"):
         return unmask.samplers.get(name, k=k), None
-    if name == "remdm":
+    if name in ("remdm", "bisection"):
         return unmask.samplers.get(name), calls
+    if name == "semi-autoregressive":  # LLaDA's use: blocks of L / 4, top-k inside, calls split over them
+        return unmask.samplers.get(name, block_length=max(1, length // 4)), max(calls, 4)
     return unmask.samplers.get(name), None
 
 
@@ -337,7 +342,12 @@ def main() -> None:
         help="(b) end each run after this many denoiser calls (0: run to the end); the figures are "
         "then those of the first calls, where the most positions are masked",
     )  # fmt: skip
-    parser.add_argument("--calls", type=int, default=8, help="calls of top-k, k-random, remasking, remdm")
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=8,
+        help="calls of top-k, k-random, remasking, remdm, bisection, semi-autoregressive",
+    )
     parser.add_argument("--base", type=float, default=12.0, help="denoiser sharpness of a fully masked row")
     parser.add_argument("--gain", type=float, default=60.0, help="sharpness added by a fully revealed row")
     parser.add_argument("--bound", type=float, default=1.5, help="(b) flag peaks above this many logits")

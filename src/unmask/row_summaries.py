@@ -67,7 +67,9 @@ def row_summaries(
         top = rows.amax(-1, keepdim=True)
     count = rows.shape[0]
     workspace = workspace or Workspace()
-    shifted = workspace.buffer("shifted", count, size, dtype, rows.device).copy_(rows).sub_(top)
+    # One pass: ``top`` in ``dtype`` (a tensor, not a scalar) makes the subtraction itself run in
+    # ``dtype``, the same numbers as converting the rows first.
+    shifted = torch.sub(rows, top.to(dtype), out=workspace.buffer("shifted", count, size, dtype, rows.device))
     cut = _underflow(dtype)
     torch.nn.functional.threshold_(shifted, cut, -math.inf)
     if entropy:

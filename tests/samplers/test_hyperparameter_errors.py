@@ -117,10 +117,13 @@ def test_eb_gamma_zero_and_numpy_scalars_are_valid() -> None:
         (lambda: registry.get("certified", proxy="Entropy"), r"proxy must be one of .*got 'Entropy'"),
         (lambda: Informed(confidence="logit"), r"confidence must be 'margin' or 'probability', got 'logit'"),
         (
-            lambda: registry.get("remdm", variant="confidence"),
-            r"variant 'confidence' \(ReMDM-conf\) is not available",
+            lambda: registry.get("remdm", variant="conf"),
+            r"variant 'conf' is spelled 'confidence' here",
         ),
-        (lambda: ReMDM(variant="CAP"), r"variant must be one of 'cap', 'rescale', 'loop', got 'CAP'"),
+        (
+            lambda: ReMDM(variant="CAP"),
+            r"variant must be one of 'cap', 'rescale', 'loop', 'confidence', got 'CAP'",
+        ),
     ],
 )
 def test_unknown_names(build, message) -> None:

@@ -66,7 +66,7 @@ def parse_target_spec(text: str) -> TargetSpec:
 #: Masked-process samplers the default run adds to every registered one: the EB-Sampler at more
 #: values of gamma (NFE against TV), certified sampling at the other budgets of the comparison,
 #: the other two correctors after Euler (predictor-corrector's default is the informed one) and
-#: ReMDM's loop schedule.
+#: ReMDM's loop and confidence schedules (ReMDM-conf has no exact law: its cells are Monte Carlo).
 EXTRA_DEFAULT_SAMPLERS = (
     "eb:gamma=0.01",
     "eb:gamma=0.3",
@@ -76,6 +76,7 @@ EXTRA_DEFAULT_SAMPLERS = (
     "predictor-corrector:corrector=forward-backward",
     "predictor-corrector:corrector=gibbs",
     "remdm:variant=loop",
+    "remdm:variant=confidence",
 )
 #: The most steps the default run gives a predictor-corrector (its exact laws branch over every
 #: corrector move; 16 steps reach its budgets' interesting range on the length-5 targets).

@@ -45,8 +45,11 @@ from dataclasses import dataclass
 
 import torch
 
+from ..targets import Target
 from ..targets.chain import ChainTarget
 
+#: The most entries of a non-chain target's table that :func:`pair_marginals` sums.
+MAX_TABLE_STATES = 1 << 20
 BOOTSTRAP_RESAMPLES = 500
 NULL_RESAMPLES = 400
 CONFIDENCE = 0.95
@@ -67,9 +70,22 @@ class PairTVEstimate:
     null_bias: float
 
 
-def pair_marginals(target: ChainTarget) -> torch.Tensor:
-    """Exact adjacent-pair marginals ``[L - 1, V, V]`` of a chain target:
-    ``E^T diag(h_j) A E`` with ``h_j = initial A^j`` the hidden marginal at position ``j``."""
+def pair_marginals(target: Target) -> torch.Tensor:
+    """Exact adjacent-pair marginals ``[L - 1, V, V]`` of a target (float64).
+
+    A chain target (:class:`~unmask.targets.chain.ChainTarget`, any length): ``E^T diag(h_j) A E``
+    with ``h_j = initial A^j`` the hidden marginal at position ``j``. Any other target small enough
+    for its exact table (``V^L <= MAX_TABLE_STATES``): its table ``target.probs()`` ``[V] * L``
+    summed over the other positions (:func:`law_pair_marginals`)."""
+    if not isinstance(target, ChainTarget):
+        states = target.vocab_size**target.length
+        if states > MAX_TABLE_STATES:
+            raise ValueError(
+                f"{type(target).__name__} target (V = {target.vocab_size}, L = {target.length}) has no "
+                f"closed-form pair marginals, and its table of V^L = {states:,} entries is above "
+                f"{MAX_TABLE_STATES:,}: use a chain target or a shorter length"
+            )
+        return law_pair_marginals(target.probs().to(torch.float64))
     hidden = target.initial
     pairs = []
     for _ in range(target.length - 1):
@@ -204,7 +220,7 @@ def pair_tv_from_pairs(
 
 
 def pair_tv(
-    target: ChainTarget,
+    target: Target,
     tokens: torch.Tensor,
     generator: torch.Generator,
     null_margin: float | None = None,
@@ -213,8 +229,9 @@ def pair_tv(
 ) -> PairTVEstimate:
     """Estimate ``pair_tv`` (the mean over adjacent pairs of the pair-law TV, a lower bound on
     the TV) of the sampler that drew ``tokens [n, L]``, against the target's exact pair
-    marginals: the noise-corrected estimate and an interval covering ``pair_tv`` with
-    probability at least ``confidence`` (module docstring). ``null_margin`` defaults to
+    marginals (:func:`pair_marginals`: a chain target, or any target with a small table): the
+    noise-corrected estimate and an interval covering ``pair_tv`` with probability at least
+    ``confidence`` (module docstring). ``null_margin`` defaults to
     :func:`pair_tv_null_margin` for this target and ``n`` (pass it to reuse it across samplers)."""
     if null_margin is None:
         null_margin = pair_tv_null_margin(target, len(tokens), generator, confidence=confidence)

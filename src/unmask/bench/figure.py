@@ -73,7 +73,7 @@ def write_figure(path: Path, cells: list[Cell], force: bool = False) -> bool:
 
 
 def _panel(ax, group: list[Cell], look: dict, process: str, target: str) -> None:
-    sampled = any(c.method != "exact" for c in group)
+    sampled = {c.method != "exact" for c in group}
     error = {id(c): (c.pair_tv if c.method != "exact" else c.tv) for c in group}
     measurable = [error[id(c)] for c in group if error[id(c)] > EXACT_TV]
     floor = min(measurable) / 10 if measurable else 1e-3
@@ -81,10 +81,12 @@ def _panel(ax, group: list[Cell], look: dict, process: str, target: str) -> None
         points = sorted((c.nfe_budget, error[id(c)]) for c in group if c.sampler == sampler)
         above = [(x, y) for x, y in points if y > EXACT_TV]
         exact = [x for x, y in points if y <= EXACT_TV]
+        monte_carlo = any(c.method != "exact" for c in group if c.sampler == sampler)
         if above:
             xs, ys = zip(*above, strict=True)
-            ax.loglog(xs, ys, marker="o", markersize=3, linewidth=1, **look[sampler])
-        if exact:
+            hollow = {"markerfacecolor": "none"} if monte_carlo else {}
+            ax.loglog(xs, ys, marker="o", markersize=3, linewidth=1, **hollow, **look[sampler])
+        if exact and not monte_carlo:  # an estimate of 0 is not an exact sampler
             ax.loglog(exact, [floor] * len(exact), marker="v", linestyle="none", color=look[sampler]["color"])
     limits = sorted({(c.nfe_budget, c.limit_tv) for c in group if c.limit_tv is not None})
     if limits:  # 0 from L calls on: drawn on the exact row
@@ -98,8 +100,10 @@ def _panel(ax, group: list[Cell], look: dict, process: str, target: str) -> None
     ax.set_ylim(bottom=floor / 2)
     ax.set_title(f"{target} ({process})")
     ax.set_xlabel("NFE budget (denoiser calls)")
-    if sampled:
+    if sampled == {True}:
         ax.set_ylabel("pair TV to target (Monte Carlo; a lower bound on TV)")
+    elif sampled == {True, False}:
+        ax.set_ylabel("TV (exact); pair TV <= TV (Monte Carlo, hollow markers)")
     else:
         ax.set_ylabel("TV to target" if process == "masked" else "TV to p(t_min)")
     ax.grid(True, which="both", alpha=0.3)

@@ -90,7 +90,10 @@ def best_per_budget(cells: list[Cell]) -> list[dict]:
     only when its interval lies wholly below every other's (``high < low``); otherwise every
     sampler whose interval reaches below the lowest upper end ties with it (``"tie: a, b"``).
     Exact errors are points (intervals only at the float64 floor); Monte Carlo ones have 95%
-    intervals. Row fields: ``sampler`` (a name, or ``"tie: ..."``), ``samplers`` (the tied names,
+    intervals. Where a target has exact cells, only they are ranked: a Monte Carlo cell there (a
+    sampler without an exact law, such as ReMDM-conf) has a pair TV, a lower bound on the TV
+    that cannot be ranked against TVs. Row fields:
+    ``sampler`` (a name, or ``"tie: ..."``), ``samplers`` (the tied names,
     lowest estimate first), ``steps`` (of the single best cell, ``None`` for a tie), ``metric``
     (``"tv"`` or ``"pair_tv"``), ``value`` and ``interval`` (of the lowest estimate), and ``tv``
     (``value`` when the metric is TV, else ``None``)."""
@@ -98,6 +101,8 @@ def best_per_budget(cells: list[Cell]) -> list[dict]:
     keys = sorted({(c.target, c.process) for c in cells}, key=lambda k: (k[1], k[0]))
     for target, process in keys:
         group = [c for c in cells if c.target == target and c.process == process]
+        if any(c.method == "exact" for c in group):
+            group = [c for c in group if c.method == "exact"]
         for budget in sorted({c.nfe_budget for c in group}):
             per_sampler: dict[str, Cell] = {}
             for cell in group:

@@ -109,14 +109,17 @@ def markdown_report(record: dict, figure_name: str | None) -> str:
     ]
     if any(c["method"] != "exact" for c in record["cells"]):
         lines += [
-            "Monte Carlo cells (targets too large for an exact law) report **pair TV**, not TV: the "
+            "Monte Carlo cells (targets too large for an exact law, or samplers without one, such as "
+            "ReMDM-conf) report **pair TV**, not TV: the "
             "mean over adjacent positions i of the TV between the sampler's and the target's laws of "
             "(x_i, x_{i+1}), which is a lower bound on the TV. It is estimated from the sampled "
             "sequences against the target's exact pair marginals, with each cell's sampling noise "
             "removed (the plug-in value, in bench.json as `pair_tv_plugin`, is biased upwards by up to "
             "`pair_tv_null_bias`, its expected value for an exact sampler). Its 95% interval covers the "
             "true pair TV with probability at least 95% (about 95% for an exact sampler, whose interval "
-            "then contains 0) and always contains the estimate. Leakage has a 95% Wilson interval.",
+            "then contains 0) and always contains the estimate. Leakage has a 95% Wilson interval. "
+            "Exact cells carry their exact pair TV too (no interval), to compare with them; the best "
+            "sampler per budget is chosen among the exact cells where a target has any.",
             "",
         ]
     if figure_name:

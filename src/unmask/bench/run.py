@@ -1,9 +1,11 @@
 """Run the benchmark: every sampler, at every step count, on every target, against the exact answer.
 
 A cell is one (target, process, sampler, steps). Its error comes from the sampler's exact output
-law when the state space allows (TV, KL(target || sampler), leakage, and the path-KL bound for
-random-order masked samplers), otherwise from Monte Carlo estimates with 95% intervals of
-``pair_tv`` (the adjacent-pair TV, a lower bound on the TV; :mod:`unmask.bench.estimates`) and
+law when the state space allows and the sampler has one (TV, KL(target || sampler), leakage, the
+exact pair TV, and the path-KL bound for random-order masked samplers), otherwise (a target too
+large, or a sampler that refuses its exact law, such as ReMDM-conf:
+:meth:`unmask.samplers.Sampler.exact_law_refusal`) from Monte Carlo estimates with 95% intervals
+of ``pair_tv`` (the adjacent-pair TV, a lower bound on the TV; :mod:`unmask.bench.estimates`) and
 leakage. Every
 cell also draws ``samples`` sequences with :func:`unmask.sample` to measure the NFE actually used
 (calls per row, after reuse of unchanged rows).
@@ -23,9 +25,14 @@ from ..exact.laws import MAX_STATES
 from ..exact.limit import MAX_PLANS, count_plans
 from ..exact.path_kl import supports_path_kl
 from ..samplers import sample
-from ..targets.chain import ChainTarget
 from .config import BenchConfig, TargetSpec, bench_process
-from .estimates import leakage_estimate, pair_tv, pair_tv_null_margin
+from .estimates import (
+    law_pair_marginals,
+    leakage_estimate,
+    pair_tv,
+    pair_tv_null_margin,
+    pair_tv_value,
+)
 from .specs import SamplerSpec
 from .suite import SUITE
 
@@ -45,8 +52,11 @@ class Cell:
     conditionals can follow in ``nfe_budget`` calls (:func:`unmask.exact.best_plan`; 0 from
     ``L`` calls on). A sampler that draws its plan at random (k-random, the ancestral samplers)
     or adapts it to the revealed values (the planners) is a mixture of plans and can go below it.
-    ``method`` is ``"exact"`` (errors from the exact law: ``tv``, ``kl``, ``leakage``, ``path_kl``)
-    or ``"monte-carlo"``: ``tv`` and ``kl`` are then ``None``, and ``pair_tv`` estimates the mean
+    ``method`` is ``"exact"`` (errors from the exact law: ``tv``, ``kl``, ``leakage``, ``path_kl``,
+    and ``pair_tv`` computed from it, without an interval, to compare with Monte Carlo cells of the
+    same target) or ``"monte-carlo"`` (a target too large for exact laws, or a sampler without one,
+    :meth:`~unmask.samplers.Sampler.exact_law_refusal`): ``tv`` and ``kl`` are then ``None``, and
+    ``pair_tv`` estimates the mean
     over adjacent positions ``i`` of the TV between the sampler's and the target's laws of
     ``(x_i, x_{i+1})`` (a lower bound on the TV), noise-corrected, with ``pair_tv_interval`` a 95%
     interval (covers it with probability at least 95%), ``pair_tv_plugin`` the plug-in value and
@@ -138,7 +148,7 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
     taken = len(drawn.grid) - 1 if drawn.grid is not None else drawn.steps
     budget = taken * resolved.calls_per_step
     nfe_used = float(drawn.nfe_per_row.double().mean())
-    if exact_cells_possible(target, spec.process):
+    if exact_cells_possible(target, spec.process) and resolved.exact_law_refusal() is None:
         law = run_law(target, resolved, steps, process=process)
         reference = reference_law(target, process)
         clipped = law.diagnostics.get("clipped_mass")
@@ -152,12 +162,9 @@ def run_cell(target_spec: TargetSpec, spec: SamplerSpec, steps: int | None, conf
             target_spec.label, spec.process, spec.label, steps, budget, nfe_used,
             law.expected_steps * resolved.calls_per_step, "exact",
             error, kl(reference, law.law), leakage(law.law, reference), bound,
-            clipped, None, None, None, None, None, time.perf_counter() - start, predicted, note, limit,
+            clipped, pair_tv_value(law_pair_marginals(law.law), law_pair_marginals(reference)),
+            None, None, None, None, time.perf_counter() - start, predicted, note, limit,
         )  # fmt: skip
-    if not isinstance(target, ChainTarget):
-        raise ValueError(
-            f"target {target_spec.label!r} is too large for an exact law and has no pair marginals"
-        )
     pairs = pair_tv(target, drawn.tokens, generator, _null_margin(target_spec, spec.process, config))
     leak, leak_interval = leakage_estimate(target, drawn.tokens)
     clipped = drawn.diagnostics.get("clipped_mass")

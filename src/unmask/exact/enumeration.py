@@ -455,3 +455,19 @@ class EnumerationContext(StepContext):
     def record(self, name, values):
         total = float((self.mass * values.to(torch.float64)).sum())
         self.diagnostics[name] = self.diagnostics.get(name, 0.0) + total
+
+    def memory(self, name, fill):
+        raise ValueError(_memory_refusal(name))
+
+    def remember(self, name, values):
+        raise ValueError(_memory_refusal(name))
+
+
+def _memory_refusal(name: str) -> str:
+    return (
+        f"the step keeps a per-position memory ({name!r}) between steps, which the exact law cannot "
+        "follow: its states are the z alone, and a continuous memory per state would branch the law "
+        "over (state, memory) pairs that the dynamic program does not merge. Estimate this sampler's "
+        "law by sampling (unmask.sample); a sampler that keeps a memory should say so in "
+        "Sampler.exact_law_refusal, so that unmask.exact refuses it before any work"
+    )

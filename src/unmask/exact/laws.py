@@ -71,6 +71,14 @@ def check_target(target) -> None:
     )
 
 
+def check_exact_law(sampler: Sampler) -> None:
+    """Raise ``ValueError`` with :meth:`Sampler.exact_law_refusal` when ``sampler`` has no exact
+    law here (ReMDM-conf: its per-token memory is not part of the state)."""
+    reason = sampler.exact_law_refusal()
+    if reason is not None:
+        raise ValueError(f"no exact output law for sampler {sampler.name!r}: {reason}")
+
+
 def _to_table(z: torch.Tensor, mass: torch.Tensor, vocab_size: int, length: int) -> torch.Tensor:
     powers = vocab_size ** torch.arange(length - 1, -1, -1, device=z.device)
     table = torch.zeros(vocab_size**length, dtype=torch.float64, device=z.device)
@@ -97,6 +105,9 @@ def run_law(
     prior (``start="prior"``, as :func:`unmask.sample` does); ends at ``t_min`` unless
     ``final_denoise`` adds the final draw from ``p(x_0 | z_{t_min})``. ``device``: where the
     states and the dynamic program live (the CPU by default).
+
+    Raises ``ValueError`` before any work for a sampler whose exact law cannot be computed
+    (:meth:`Sampler.exact_law_refusal`, e.g. ReMDM-conf), with its reason.
     """
     check_target(target)
     process = check_process(process)
@@ -104,6 +115,7 @@ def run_law(
     device = torch.device(device) if device is not None else torch.device("cpu")
     _check_size(vocab_size, length, process)
     sampler = resolve_sampler(sampler, process, steps, length)
+    check_exact_law(sampler)
     times = make_grid(grid, steps, process.schedule, process.t_end, device) if sampler.uses_grid else None
     start_time = float(times[0].detach()) if times is not None else 1.0
     warn_prior_mismatch(process, start_time)

@@ -23,6 +23,7 @@ from ..samplers.base import Sampler, force_last
 from ..samplers.driver import check_process, resolve_sampler
 from ..samplers.first_hitting import FirstHitting
 from ..samplers.k_random import KRandom
+from .laws import check_exact_law
 from .metrics import entropy as table_entropy
 from .profile import information_profile
 
@@ -78,6 +79,7 @@ def path_kl(
     if not isinstance(process, MaskedProcess):
         raise ValueError("path_kl is defined for the masked process only")
     sampler = resolve_sampler(sampler, process, steps, target.length)
+    check_exact_law(sampler)
     table = target.probs()
     profile = information_profile(table)
     entropy = table_entropy(table)

@@ -12,6 +12,13 @@ never count as masked. States ``z`` hold integer ids: int64 when drawing, possib
 integer type (uint8) in the enumerating context, so a step that indexes with them takes
 ``.long()`` first.
 
+A step may keep a per-position memory between steps (:meth:`StepContext.memory`,
+:meth:`StepContext.remember`: ReMDM-conf's confidence in each revealed token). Only the drawing
+context holds one: the enumerating context's states are the ``z`` alone, and a continuous memory
+would branch the law over (state, memory) pairs that its dynamic program does not merge, so it
+refuses (a sampler that keeps one says so in :meth:`Sampler.exact_law_refusal`, and the exact
+laws refuse it before any work).
+
 Operations that branch (every move, and :meth:`StepContext.select`) change the rows of the state
 in the enumerating context. A per-row tensor computed before such an operation (a time, a model
 output) must be matched to the rows after it with :meth:`StepContext.align`; the enumerating
@@ -22,7 +29,7 @@ fails with a shape error instead of giving a wrong law.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import torch
@@ -126,6 +133,20 @@ class StepContext(ABC):
     def record(self, name: str, values: torch.Tensor) -> None:
         """Accumulate a per-row diagnostic ``values [n]`` under ``name``."""
 
+    @abstractmethod
+    def memory(self, name: str, fill: float) -> torch.Tensor:
+        """The per-position memory ``name`` of the step's rows, float64 ``[n, L]`` (one row per
+        state at the start of the step), as :meth:`remember` last stored it; filled with ``fill``
+        for a row that never stored it. The enumerating context raises ``ValueError``."""
+
+    @abstractmethod
+    def remember(self, name: str, values: torch.Tensor) -> None:
+        """Store ``values [n, L]`` (float64; one row per state at the start of the step) as the
+        memory ``name`` of the step's rows, read by :meth:`memory` in later steps; rows outside
+        the step keep theirs. A step reads a memory with :meth:`memory` before it first stores it
+        (which fixes the fill of the rows that never stored it). The enumerating context raises
+        ``ValueError``."""
+
     def masked(self, z: torch.Tensor) -> torch.Tensor:
         """Bool ``[n, L]``: free positions holding the mask id."""
         return (z == self.vocab_size) & self.free
@@ -181,6 +202,18 @@ class Sampler(ABC):
         """The most steps an event-driven sampler may take on ``length`` positions (a bug guard),
         or None when the grid bounds them."""
         return None if self.uses_grid else length
+
+    def exact_law_refusal(self) -> str | None:
+        """Why the exact output law of this sampler cannot be computed (:mod:`unmask.exact`), or
+        None when it can. The default: the first refusal of a sampler among its fields (a
+        predictor-corrector's predictor), prefixed with the field's name."""
+        for field in fields(self):
+            part = getattr(self, field.name)
+            if isinstance(part, Sampler):
+                reason = part.exact_law_refusal()
+                if reason is not None:
+                    return f"{field.name}: {reason}"
+        return None
 
     def predicted_order(self, clipped_mass: float | None, tv: float) -> tuple[str, str]:
         """The convergence order (in NFE) the theory predicts, and why (spec §4)."""

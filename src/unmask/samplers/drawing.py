@@ -12,7 +12,8 @@ weighted subset the log-probability of its successive draws (in the order drawn)
 enabled these carry gradients to the model's outputs and to the time grid.
 
 A step works on the rows the loop opened it on (:meth:`DrawingContext.begin_step`): finished rows
-take no draws and reach no model call.
+take no draws and reach no model call. Per-position memories (:meth:`DrawingContext.memory`) are
+kept for the whole batch, float64 ``[B, L]``; a step reads and writes its own rows.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class DrawingContext(StepContext):
         self._all = (streams, free, lengths, elements)
         self.log_prob = torch.zeros(batch, dtype=torch.float64, device=free.device)
         self.diagnostics: dict[str, torch.Tensor] = {}
+        self.memories: dict[str, torch.Tensor] = {}
         self._open(None)
         self._full_z: torch.Tensor | None = None
         self._full_t: torch.Tensor | None = None
@@ -267,6 +269,28 @@ class DrawingContext(StepContext):
             self.diagnostics[name] = full + values
         else:
             self.diagnostics[name] = full.index_add(0, self._rows, values)
+
+    def memory(self, name, fill):
+        full = self.memories.get(name)
+        if full is None:
+            full = torch.full(self._all[1].shape, fill, dtype=torch.float64, device=self.log_prob.device)
+            self.memories[name] = full
+        return full if self._rows is None else full[self._rows]
+
+    def remember(self, name, values):
+        if values.shape != self._free.shape:
+            raise ValueError(
+                f"memory {name!r} must have the step's shape [n, L] = {list(self._free.shape)}, "
+                f"got {list(values.shape)}"
+            )
+        values = values.to(torch.float64)
+        if self._rows is None:
+            self.memories[name] = values
+            return
+        full = self.memories.get(name)
+        if full is None:
+            raise ValueError(f"remember({name!r}) before memory({name!r}): read a memory before storing it")
+        self.memories[name] = full.index_copy(0, self._rows, values)
 
 
 def _successive_log_prob(

@@ -1,6 +1,7 @@
 """ReMDM remasking: a distribution as exact law, drawn frequencies that match it, eta = 0 equal to
 Tweedie (on the compressed grid for the loop variant), the loop phase's remasking paying off on a
-bench target, bad fields refused, prompt positions untouched."""
+bench target, bad fields refused, prompt positions untouched (the confidence variant, which has
+no exact law: tests/samplers/test_remdm_confidence.py)."""
 
 from __future__ import annotations
 
@@ -160,17 +161,6 @@ def test_loop_fields_refused_for_other_variants(variant, field) -> None:
         unmask.samplers.registry.get("remdm", variant=variant, **{field: 0.5})
     loop = ReMDM(variant="loop")
     assert (loop.t_on, loop.t_off, loop.alpha_on) == (0.55, 0.05, 0.9)
-
-
-@pytest.mark.parametrize("variant", ["confidence", "conf"])
-def test_confidence_variant_is_refused_with_the_reason(variant) -> None:
-    """ReMDM-conf: refused, saying that its per-token memory is not in the state (so no exact law
-    by the state dynamic program) and what to use instead."""
-    with pytest.raises(ValueError, match=r"not part of|not hold") as error:
-        ReMDM(variant=variant)
-    text = str(error.value)
-    assert "exact law" in text and "dynamic program" in text
-    assert "'cap'" in text and "'loop'" in text and "Informed" in text
 
 
 @pytest.mark.parametrize(

@@ -20,16 +20,27 @@ A grid step from ``t`` to ``s < t`` follows the remasking posterior: independent
   of kuleshov-group/remdm) are ``t_on = 0.55``, ``t_off = 0.05``, ``alpha_on = 0.9`` and
   ``eta = 0.02``; on a uniform grid the phases take the fractions ``1 - t_on``, ``t_on - t_off`` and
   ``t_off`` of the steps. See :meth:`ReMDM.effective_time` for how grid times map to the process'
-  schedule.
+  schedule;
+* ``"confidence"`` (ReMDM-conf): each position carries a confidence memory ``psi_i``: ``-inf``
+  while masked, and ``-p(x_i = v | z_t)`` from the step that revealed it to ``v`` (minus the
+  model's probability of the drawn token: an improbable token has a high ``psi``). A step remasks
+  clean free position ``i`` with probability ``sigma_i = eta_i sigma_max`` where ``eta_i =
+  exp(psi_i) / sum_j exp(psi_j)`` is the softmax of ``psi`` over the row's clean free positions (0
+  at masked and fixed positions; all 0 when nothing is clean), and reveals each masked position
+  with probability ``(alpha_s - alpha_t) / (1 - alpha_t)`` (the formula above with ``sigma = 0``
+  there). Then newly revealed positions get ``psi = -p(drawn token)`` and remasked ones ``-inf``.
+  The ``sigma_i`` of a row sum to ``sigma_max``: a step remasks at most one token on average.
+  This is the paper's code (``_ddpm_caching_update``, sampler ``remdm-conf``, of
+  kuleshov-group/remdm); ``eta`` does not apply (refused). The memory is kept by the step context
+  (:meth:`~unmask.samplers.base.StepContext.memory`), not in the state ``z``, so this variant has
+  no exact law (:data:`CONFIDENCE_LAW_REFUSAL`): it is sampled, and measured by Monte Carlo.
 
-The paper's ``"confidence"`` variant weights positions by the model's confidence in each token when
-it was revealed, a per-token memory that the state ``z`` does not hold: it is refused (see
-:data:`CONFIDENCE_REFUSAL`). Every row takes every grid step (a row with nothing masked may still be
-remasked).
+Every row takes every grid step (a row with nothing masked may still be remasked).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -38,7 +49,10 @@ import torch
 from ... import checks
 from ..base import Sampler, StepContext, force_last
 
-VARIANTS = ("cap", "rescale", "loop")
+VARIANTS = ("cap", "rescale", "loop", "confidence")
+
+#: ``eta`` when not given, for the variants that use it (``"confidence"`` does not).
+DEFAULT_ETA = 0.05
 
 #: The fields that only the ``"loop"`` variant reads, and the paper's values for them.
 LOOP_DEFAULTS = {"t_on": 0.55, "t_off": 0.05, "alpha_on": 0.9}
@@ -47,26 +61,46 @@ LOOP_DEFAULTS = {"t_on": 0.55, "t_off": 0.05, "alpha_on": 0.9}
 #: ``linspace`` puts ``0.55`` at ``0.5500000000000002``).
 BOUNDARY_TOLERANCE = 1e-12
 
-CONFIDENCE_REFUSAL = (
-    "variant {variant!r} (ReMDM-conf) is not available: it remasks each token according to the "
-    "model's confidence in it at the time it was revealed, a per-token memory that the state z does "
-    "not hold, so its exact law cannot be computed by the state dynamic program (unmask.exact) that "
-    "every sampler here shares. Use variant='cap', 'rescale' or 'loop', or the informed corrector "
-    "(PredictorCorrector with Informed, 'predictor-corrector:corrector=informed'), which redraws "
-    "the tokens the model is least confident in now, from its leave-one-out conditionals"
+#: The step context's memory of ``"confidence"``: ``psi [n, L]`` (see the module docstring).
+CONFIDENCE_MEMORY = "remdm_confidence"
+
+CONFIDENCE_LAW_REFUSAL = (
+    "ReMDM-conf (variant='confidence') remasks each token according to the model's confidence in it "
+    "at the step that revealed it, a per-token memory that the state z does not hold: its law "
+    "branches over (state, memory) pairs, which the state dynamic program of unmask.exact does not "
+    "merge, so its exact law is not computed. Estimate it by sampling (unmask.sample; the bench runs "
+    "it as a Monte Carlo cell), or use variant='cap', 'rescale' or 'loop', whose exact laws are "
+    "computed"
 )
+
+
+def confidence_weights(psi: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """``eta [n, L]``: the softmax of the confidence memory ``psi [n, L]`` (float64) over each
+    row's ``clean [n, L]`` positions of finite ``psi``, ``eta_i = exp(psi_i - m) / sum_j
+    exp(psi_j - m)`` with ``m`` the row's largest such ``psi``; 0 elsewhere, and in a row with no
+    such position. No host synchronisation, and no NaN (nor NaN gradient) from ``-inf`` entries."""
+    eligible = clean & (psi > -math.inf)
+    scores = torch.where(eligible, psi, -math.inf)
+    top = scores.amax(-1, keepdim=True)
+    top = torch.where(top > -math.inf, top, torch.zeros_like(top))
+    weights = torch.where(eligible, (torch.where(eligible, psi, top) - top).exp(), 0.0)
+    total = weights.sum(-1, keepdim=True)
+    return weights / torch.where(total > 0, total, torch.ones_like(total))
 
 
 @dataclass(frozen=True)
 class ReMDM(Sampler):
-    """ReMDM with the ``"cap"`` (default), ``"rescale"`` or ``"loop"`` remasking schedule.
+    """ReMDM with the ``"cap"`` (default), ``"rescale"``, ``"loop"`` or ``"confidence"`` remasking
+    schedule.
 
     Args:
-        eta: remasking strength in ``[0, 1]`` for every variant (``0``: Tweedie's steps; with
-            ``"cap"`` a value above 1 would act as 1, so it is refused like any other outside value;
-            the paper used 0.02 with ``"loop"``).
-        variant: ``"cap"``, ``"rescale"`` or ``"loop"`` (the paper's ``"confidence"`` is refused:
-            its per-token memory is not part of the state).
+        eta: remasking strength in ``[0, 1]`` for ``"cap"``, ``"rescale"`` and ``"loop"`` (default
+            0.05; ``0``: Tweedie's steps; with ``"cap"`` a value above 1 would act as 1, so it is
+            refused like any other outside value; the paper used 0.02 with ``"loop"``). None (the
+            default) means 0.05 for those variants; ``"confidence"`` takes no ``eta`` (giving one
+            raises): its per-position strengths come from the confidence memory.
+        variant: ``"cap"``, ``"rescale"``, ``"loop"`` or ``"confidence"`` (ReMDM-conf, the paper's
+            ``remdm-conf``; sampled only, no exact law: :meth:`exact_law_refusal`).
         t_on: ``"loop"`` only (default 0.55): the grid time at which the loop phase starts.
         t_off: ``"loop"`` only (default 0.05): the grid time at which it ends; ``0 < t_off < t_on < 1``.
         alpha_on: ``"loop"`` only (default 0.9): the clean fraction held during the loop phase, in
@@ -75,7 +109,7 @@ class ReMDM(Sampler):
     The loop fields are None for the other variants; giving one with another variant raises.
     """
 
-    eta: float = 0.05
+    eta: float | None = None
     variant: str = "cap"
     t_on: float | None = None
     t_off: float | None = None
@@ -83,10 +117,22 @@ class ReMDM(Sampler):
     name: ClassVar[str] = "remdm"
 
     def __post_init__(self) -> None:
-        if self.variant in ("confidence", "conf"):
-            raise ValueError(CONFIDENCE_REFUSAL.format(variant=self.variant))
+        if self.variant == "conf":
+            raise ValueError(
+                "variant 'conf' is spelled 'confidence' here (ReMDM-conf, the paper code's remdm-conf): "
+                "pass variant='confidence'"
+            )
         checks.one_of("variant", self.variant, VARIANTS)
-        object.__setattr__(self, "eta", checks.probability("eta", self.eta))
+        if self.variant == "confidence":
+            if self.eta is not None:
+                raise ValueError(
+                    f"eta does not apply to variant='confidence' (its remasking probabilities are "
+                    f"sigma_max times the softmax of the confidence memory), got eta={self.eta!r}; "
+                    "drop eta, or use variant='rescale' for sigma = eta * sigma_max"
+                )
+        else:
+            eta = DEFAULT_ETA if self.eta is None else self.eta
+            object.__setattr__(self, "eta", checks.probability("eta", eta))
         if self.variant != "loop":
             for field, value in ((field, getattr(self, field)) for field in LOOP_DEFAULTS):
                 if value is not None:
@@ -104,7 +150,17 @@ class ReMDM(Sampler):
                 f"0 < t_off < t_on < 1), got t_off={self.t_off}, t_on={self.t_on}"
             )
 
+    def exact_law_refusal(self) -> str | None:
+        """:data:`CONFIDENCE_LAW_REFUSAL` for ``"confidence"``; None for the other variants."""
+        return CONFIDENCE_LAW_REFUSAL if self.variant == "confidence" else None
+
     def predicted_order(self, clipped_mass, tv):
+        if self.variant == "confidence":
+            return "none", (
+                "confidence remasking: each step remasks up to sigma_max of a token, chosen by the "
+                "model's confidence when it was revealed, and redraws it from factorised conditionals, "
+                "so the error has no order in steps"
+            )
         if self.eta == 0:
             if self.variant == "loop":
                 return "1", "eta = 0: the loop phase does nothing; Tweedie's steps on the compressed grid"
@@ -114,11 +170,20 @@ class ReMDM(Sampler):
             "factorised conditionals, so the error has no order in steps"
         )
 
+    @staticmethod
+    def remask_bound(alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
+        """``sigma_max = min(1, (1 - alpha_s) / alpha_t)`` ``[n]`` (1 where ``alpha_t = 0``) from the
+        clean probabilities ``alpha_t``, ``alpha_s`` ``[n]``."""
+        room = torch.where(alpha_t > 0, (1 - alpha_s) / alpha_t.clamp(min=1e-300), 1.0)
+        return room.clamp(0.0, 1.0)
+
     def remask_probability(self, alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
         """``sigma_t`` ``[n]`` from the clean probabilities ``alpha_t``, ``alpha_s`` ``[n]`` (the
-        ``"cap"`` rule for ``"loop"``, whose steps outside the loop phase set it to 0)."""
-        room = torch.where(alpha_t > 0, (1 - alpha_s) / alpha_t.clamp(min=1e-300), 1.0)
-        sigma_max = room.clamp(0.0, 1.0)
+        ``"cap"`` rule for ``"loop"``, whose steps outside the loop phase set it to 0; the bound
+        ``sigma_max`` for ``"confidence"``, which spreads it over the positions)."""
+        sigma_max = self.remask_bound(alpha_t, alpha_s)
+        if self.variant == "confidence":
+            return sigma_max
         if self.variant == "rescale":
             return self.eta * sigma_max
         return sigma_max.clamp(max=self.eta)
@@ -157,6 +222,8 @@ class ReMDM(Sampler):
         return torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
 
     def step(self, ctx: StepContext, z, t, s, index):
+        if self.variant == "confidence":
+            return self._confidence_step(ctx, z, t, s)
         schedule = ctx.process.schedule
         tau_t, tau_s = self.effective_time(schedule, t), self.effective_time(schedule, s)
         alpha_t, alpha_s = schedule.alpha(tau_t), schedule.alpha(tau_s)
@@ -171,3 +238,30 @@ class ReMDM(Sampler):
         z = ctx.remask(z, sigma[:, None])
         prob = torch.where(ctx.align(was_masked), ctx.align(reveal)[:, None], 0.0)
         return ctx.move(z, prob, ctx.align(probs)), s
+
+    def _confidence_step(self, ctx: StepContext, z, t, s):
+        """ReMDM-conf's step (module docstring): remask clean position ``i`` with probability
+        ``sigma_i = eta_i sigma_max`` ``[n, L]``, reveal masked ones with probability
+        ``(alpha_s - alpha_t) / (1 - alpha_t)`` (1 at the last step), then update the memory."""
+        schedule = ctx.process.schedule
+        tau_t, tau_s = self.effective_time(schedule, t), self.effective_time(schedule, s)
+        alpha_t, alpha_s = schedule.alpha(tau_t), schedule.alpha(tau_s)
+        psi = ctx.memory(CONFIDENCE_MEMORY, -math.inf)
+        clean = ctx.clean(z)
+        sigma = confidence_weights(psi, clean) * self.remask_bound(alpha_t, alpha_s)[:, None]
+        still = 1 - alpha_t
+        reveal = torch.where(still > 0, (alpha_s - alpha_t) / still.clamp(min=1e-300), 1.0)
+        reveal = force_last(reveal.clamp(0.0, 1.0), s)
+        probs = ctx.denoise(z, tau_t)
+        was_masked = ctx.masked(z)
+        z = ctx.remask(z, sigma)
+        prob = torch.where(ctx.align(was_masked), ctx.align(reveal)[:, None], 0.0)
+        probs = ctx.align(probs)
+        z = ctx.move(z, prob, probs)
+        masked = z == ctx.vocab_size
+        revealed = ctx.align(was_masked) & ~masked
+        remasked = ctx.align(clean) & masked
+        drawn = probs.log_prob_of(z.long(), where=revealed).exp()
+        psi = torch.where(revealed, -drawn, torch.where(remasked, -math.inf, ctx.align(psi)))
+        ctx.remember(CONFIDENCE_MEMORY, psi)
+        return z, s

@@ -20,7 +20,7 @@ import torch
 
 from ... import checks
 from ...probabilities import Probabilities
-from .plan import SCORES, Planner, first, leading, on_tie_grid, order, order_key
+from .plan import SCORES, Planner, first, key_dtype, leading, on_tie_grid, order, order_key
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def prefix_costs(
     is a masked position (bool ``[n, L]``), and the float64 cost ``[n, L]`` of revealing the first
     ``j + 1`` of them at once, ``sum_i H_i - max_i H_i`` over their entropies (nats).
     """
-    entropy = probs.entropy(where=masked)
+    entropy = probs.entropy(key_dtype(probs), where=masked).to(torch.float64)
     key = on_tie_grid(entropy) if proxy == "entropy" else order_key(probs, proxy, where=masked)
     ranked = order(key, masked)
     valid = torch.arange(masked.shape[-1], device=masked.device) < masked.sum(-1, keepdim=True)

@@ -41,23 +41,36 @@ SCORES = ("confidence", "margin", "entropy")
 KEY_RESOLUTION = 2.0**-30
 
 
+def key_dtype(probs: Probabilities) -> torch.dtype:
+    """The accumulation dtype of a planner's per-position reductions (scores, entropies).
+
+    Float64 for float64 logits: exact targets, whose keys must agree with the enumerating
+    context's float64 keys to far below the tie grid. Float32 for a model's float32, bf16 or
+    float16 logits: they hold no more digits than a float32 sum keeps, and one float32 pass over
+    the masked rows costs about half a float64 one. The keys are float64 either way.
+    """
+    return torch.float64 if probs.dtype == torch.float64 else torch.float32
+
+
 def order_key(probs: Probabilities, score: str, where: torch.Tensor | None = None) -> torch.Tensor:
-    """Float64 ``[n, L]`` order keys (lower is revealed first) of ``score``, on the tie grid.
+    """Float64 ``[n, L]`` order keys (lower is revealed first) of ``score``, on the tie grid,
+    accumulated in :func:`key_dtype`.
 
     ``where`` (bool ``[n, L]``, usually the masked positions the planner may reveal): compute the
     keys only there (0 elsewhere: pass the same positions as ``eligible`` to :func:`order`). The
     reductions are kept on ``probs``, so a later call for the same positions (the step's
     ``kl_bound`` entropy) does not read the logits again.
     """
+    dtype = key_dtype(probs)
     if score == "confidence":
-        key = -probs.max_prob(where=where)
+        key = -probs.max_prob(dtype, where=where)
     elif score == "margin":
-        key = -probs.margin(where=where)
+        key = -probs.margin(dtype, where=where)
     elif score == "entropy":
-        key = probs.entropy(where=where)
+        key = probs.entropy(dtype, where=where)
     else:
         raise ValueError(f"unknown score {score!r}; known scores: {', '.join(SCORES)}")
-    return on_tie_grid(key)
+    return on_tie_grid(key.to(torch.float64))
 
 
 def on_tie_grid(key: torch.Tensor) -> torch.Tensor:
@@ -129,7 +142,8 @@ class Planner(Sampler):
         chosen = self.plan(probs, eligible, index, lengths, ctx.free) & eligible
         if self.reports_bound:
             # The chosen positions are eligible ones, whose entropies plan computed: kept on probs.
-            ctx.record("kl_bound", dependence_bound(probs.entropy(where=eligible), chosen))
+            entropy = probs.entropy(key_dtype(probs), where=eligible).to(torch.float64)
+            ctx.record("kl_bound", dependence_bound(entropy, chosen))
         t_next = masked_time(ctx, remaining - chosen.sum(-1), lengths)
         return ctx.reveal(z, chosen, probs), t_next
 

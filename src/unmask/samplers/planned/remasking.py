@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
+
 from ..base import Sampler
-from .plan import BlockSizes, first, masked_time, on_tie_grid, order
+from .plan import BlockSizes, first, key_dtype, masked_time, on_tie_grid, order
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,6 @@ class LowConfidenceRemasking(BlockSizes, Sampler):
         t_next = masked_time(ctx, remaining - count, lengths)
         drawn = ctx.reveal(z, masked, probs)
         probs, masked, count = ctx.align(probs), ctx.align(masked), ctx.align(count)
-        confidence = probs.log_prob_of(drawn.long(), where=masked).exp()
+        confidence = probs.log_prob_of(drawn.long(), key_dtype(probs), where=masked).exp().to(torch.float64)
         keep = first(order(on_tie_grid(-confidence), masked), count)
         return ctx.remask(drawn, masked & ~keep), t_next

@@ -19,7 +19,7 @@ from typing import ClassVar
 import torch
 
 from ... import checks
-from .plan import Planner, first, leading, on_tie_grid, order
+from .plan import Planner, first, key_dtype, leading, on_tie_grid, order
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,9 @@ class Threshold(Planner):
         return "none", f"adaptive planner (threshold {self.threshold}): no order in steps"
 
     def plan(self, probs, masked, index, lengths, free):
-        confidence = on_tie_grid(probs.max_prob(where=masked))  # on the grid: the sure ones lead the order
+        confidence = on_tie_grid(
+            probs.max_prob(key_dtype(probs), where=masked).to(torch.float64)
+        )  # on the grid: the sure ones lead the order
         count = (masked & (confidence >= self.threshold)).sum(-1).clamp(min=1).minimum(masked.sum(-1))
         return first(order(-confidence, masked), count)
 
@@ -59,7 +61,7 @@ class FactorThreshold(Planner):
         return "none", f"adaptive planner (factor {self.factor}): no order in steps"
 
     def plan(self, probs, masked, index, lengths, free):
-        confidence = on_tie_grid(probs.max_prob(where=masked))
+        confidence = on_tie_grid(probs.max_prob(key_dtype(probs), where=masked).to(torch.float64))
         ranked = order(-confidence, masked)
         confidence = confidence.gather(-1, ranked)
         rank = torch.arange(1, masked.shape[-1] + 1, device=masked.device, dtype=torch.float64)
