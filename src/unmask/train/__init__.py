@@ -1,0 +1,1 @@
+"""unmask.train: models, losses, data and the trainer for discrete diffusion models."""
