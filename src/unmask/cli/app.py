@@ -1,5 +1,6 @@
 """``unmask``: the command-line tool. ``unmask bench`` runs the sampler benchmark; ``unmask sample``
-draws sequences from a built-in target.
+draws sequences from a built-in target or a trained checkpoint; ``unmask likelihood`` scores
+sequences; ``unmask train`` trains a model.
 
 Bad options end with a one-line ``Error: ...`` naming the option, and exit status 2, before any
 work starts.
@@ -12,6 +13,7 @@ import typer
 from .bench_command import bench
 from .likelihood_command import likelihood_command
 from .sample_command import sample_command
+from .train_command import train_command
 
 HELP = (
     "Samplers for masked and uniform discrete diffusion, checked against exact answers.\n\n"
@@ -26,6 +28,7 @@ def build_app() -> typer.Typer:
     app.command("bench")(bench)
     app.command("sample")(sample_command)
     app.command("likelihood")(likelihood_command)
+    app.command("train")(train_command)
     return app
 
 
