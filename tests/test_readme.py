@@ -30,11 +30,15 @@ def _run_in_order() -> dict:
     return namespace
 
 
-def test_every_snippet_runs_in_order() -> None:
-    """Executing the snippets one after the other raises nothing; the exact-law claim of the
-    sampler-writing snippet holds (TV below 1e-12); the own-model snippet ends with a finite
-    likelihood estimate for each of its three sequences."""
+def test_every_snippet_runs_in_order(tmp_path, monkeypatch) -> None:
+    """Executing the snippets one after the other (in a fresh folder: the training snippet writes
+    its run there) raises nothing; the exact-law claim of the sampler-writing snippet holds (TV
+    below 1e-12); the own-model snippet ends with a finite likelihood estimate for each of its
+    three sequences; the training snippet's run validates in bits per token."""
+    monkeypatch.chdir(tmp_path)
     namespace = _run_in_order()
+    assert 0 < namespace["run"].validation["val_bits_per_token"] < 10
+    assert (tmp_path / "hmm-run" / "checkpoints" / "latest").is_file()
     law, target = namespace["gibbs_law"], namespace["target"]
     assert namespace["unmask"].exact.tv(law, target.probs()) < 1e-12
     score = namespace["score"]
