@@ -1,6 +1,7 @@
 """unmask: samplers, exact targets and likelihoods for masked and uniform discrete diffusion."""
 
 from . import denoisers, exact, grids, likelihood, processes, samplers, schedules, targets
+from .generate import generate
 from .processes import MaskedProcess, UniformProcess
 from .samplers import SampleResult, sample
 
@@ -13,6 +14,7 @@ __all__ = [
     "__version__",
     "denoisers",
     "exact",
+    "generate",
     "grids",
     "likelihood",
     "processes",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from .bench_command import bench
+from .generate_command import generate_command
 from .likelihood_command import likelihood_command
 from .sample_command import sample_command
 from .train_command import train_command
@@ -29,6 +30,7 @@ def build_app() -> typer.Typer:
     app.command("sample")(sample_command)
     app.command("likelihood")(likelihood_command)
     app.command("train")(train_command)
+    app.command("generate")(generate_command)
     return app
 
 
