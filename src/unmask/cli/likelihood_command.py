@@ -4,6 +4,9 @@ The built-in target (``--target``) supplies the exact denoiser, the vocabulary a
 the exact ``-log pi(x)`` printed next to each estimate. The sequences are ``--num`` exact samples
 from the target, or the lines of ``--input`` (token ids separated by spaces, one sequence per
 line, each of the target's length).
+
+With ``--checkpoint`` a trained model is scored instead (:func:`_likelihood_checkpoint`): its NELBO
+(a denoiser) or its exact log-likelihood (an autoregressive model), data-parallel under torchrun.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 import typer
@@ -29,10 +33,25 @@ from ..likelihood import METHODS, UNIFORM_METHODS, nelbo
 from ..likelihood.exact import MAX_EXACT_LENGTH
 from ..likelihood.masks import VARIANTS
 from ..likelihood.uniform import MAX_EXACT_STATES
+from ..train.evaluation.scoring import ScoredRows, score_rows
+from ..train.evaluation.sharding import gather_json, rows_of
+from ..train.evaluation.trained import TrainedModel
+from .checkpoint_options import (
+    CHECKPOINT_HELP,
+    DEVICE_HELP,
+    job_context,
+    joined,
+    open_checkpoint,
+    progress_bar,
+    refuse_with_checkpoint,
+)
 from .errors import check_destination, check_seed, fail, write_destination
 
+DEFAULT_TARGET = "mild"
+DEFAULT_METHOD = "time-free"
 
-def read_sequences(path: Path, vocab_size: int, length: int) -> torch.Tensor:
+
+def read_sequences(path: Path, vocab_size: int, length: int, what: str = "the target's") -> torch.Tensor:
     """Token ids ``[B, L]`` from a text file, one sequence per line (blank lines skipped); raises
     ``ValueError`` naming the line of the first problem."""
     try:
@@ -50,7 +69,7 @@ def read_sequences(path: Path, vocab_size: int, length: int) -> torch.Tensor:
                 f"line {number}: tokens must be integers separated by spaces, got {line.strip()!r}"
             ) from None
         if len(tokens) != length:
-            raise ValueError(f"line {number}: {len(tokens)} tokens, but the target's sequences have {length}")
+            raise ValueError(f"line {number}: {len(tokens)} tokens, but {what} sequences have {length}")
         for token in tokens:
             if token == vocab_size:
                 raise ValueError(
@@ -183,12 +202,12 @@ def warnings_of(result, samples: int, max_samples: int | None) -> list[str]:
 
 def likelihood_command(
     target: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="Built-in target NAME or NAME:length=N (supplies the exact denoiser). "
-            f"Known: {', '.join(SUITE)}."
+            f"Known: {', '.join(SUITE)}. Default {DEFAULT_TARGET}."
         ),
-    ] = "mild",
+    ] = None,
     input: Annotated[
         Path | None,
         typer.Option(
@@ -196,15 +215,19 @@ def likelihood_command(
         ),
     ] = None,
     num: Annotated[
-        int, typer.Option("--num", "-n", help="Without --input: score this many exact samples.")
+        int,
+        typer.Option(
+            "--num", "-n", help="Without --input: score this many exact samples of the (checkpoint's) target."
+        ),
     ] = 8,
     method: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help=f"Estimator: {', '.join(METHODS)} (uniform process: {', '.join(UNIFORM_METHODS)})."
+            help=f"Estimator: {', '.join(METHODS)} (uniform process: {', '.join(UNIFORM_METHODS)}). "
+            f"Default {DEFAULT_METHOD}."
         ),
-    ] = "time-free",
-    process: Annotated[str, typer.Option(help="masked or uniform.")] = "masked",
+    ] = None,
+    process: Annotated[str | None, typer.Option(help="masked or uniform (default masked).")] = None,
     samples: Annotated[
         int, typer.Option(help="Monte-Carlo draws per sequence (first round with --target-stderr).")
     ] = 128,
@@ -237,12 +260,85 @@ def likelihood_command(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --output file (it keeps its permissions).")
     ] = False,
-    json_only: Annotated[bool, typer.Option(help="Print only the JSON record on stdout.")] = False,
+    json_only: Annotated[
+        bool, typer.Option("--json-only", "--json", help="Print only the JSON record on stdout.")
+    ] = False,
+    checkpoint: Annotated[Path | None, typer.Option(help=CHECKPOINT_HELP)] = None,
+    device: Annotated[str | None, typer.Option(help=DEVICE_HELP)] = None,
 ) -> None:
-    """Estimate -log p(x) of sequences under a built-in target's exact denoiser, with standard
-    errors, the number of denoiser calls and bits per token; print a table and write JSON."""
-    check_options(method, process, samples, target_stderr, max_samples, eps, variant, steps, num)
+    """Estimate -log p(x) of sequences under a built-in target's exact denoiser, or under a trained
+    model (--checkpoint: its NELBO, or its exact log-likelihood if autoregressive), with standard
+    errors, the number of denoiser calls and bits per token; print a table and write JSON. With
+    --checkpoint under torchrun, the processes share the sequences and rank 0 writes the record:
+    the same numbers as one process."""
+    options = Options(
+        method=method or DEFAULT_METHOD, process=process or "masked", samples=samples,
+        target_stderr=target_stderr, max_samples=max_samples, eps=eps, variant=variant, steps=steps,
+        num=num, seed=seed, input=input, output=output, force=force, json_only=json_only,
+    )  # fmt: skip
+    check_options(
+        options.method, options.process, samples, target_stderr, max_samples, eps, variant, steps, num
+    )
     check_seed(seed)
+    if checkpoint is not None:
+        refuse_with_checkpoint(
+            {"--target": target is not None, "--process": process not in (None, "masked"),
+             "--prompt-length": prompt_length != 0}
+        )  # fmt: skip
+        _likelihood_checkpoint(checkpoint, device, options, method_given=method is not None)
+        return
+    if device is not None:
+        raise fail("--device", "applies with --checkpoint only (built-in targets run on the CPU)")
+    _likelihood_target(target or DEFAULT_TARGET, prompt_length, options)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options both paths of the command read (checked by :func:`check_options`)."""
+
+    method: str
+    process: str
+    samples: int
+    target_stderr: float | None
+    max_samples: int | None
+    eps: float | None
+    variant: str
+    steps: int | None
+    num: int
+    seed: int
+    input: Path | None
+    output: Path | None
+    force: bool
+    json_only: bool
+
+    def estimator(self) -> dict[str, Any]:
+        """The keyword options of :func:`unmask.likelihood.nelbo` beyond method and samples."""
+        return {
+            "eps": self.eps,
+            "variant": self.variant,
+            "steps": self.steps,
+            "target_stderr": self.target_stderr,
+            "max_samples": self.max_samples,
+        }
+
+
+def _write_record(record: dict[str, Any], options: Options) -> bool:
+    """Write the JSON record to --output and, with --json-only, print it; True when done (nothing
+    more to print)."""
+    text = json.dumps(record, indent=2) + "\n"
+    if options.output is not None:
+        write_destination("--output", options.output, text, options.force)
+    if options.json_only:
+        if not (options.output is not None and is_stdout(options.output)):
+            write_destination("--output", "-", text, options.force)
+        for line in record["warnings"]:
+            print(line, file=sys.stderr)
+        return True
+    return False
+
+
+def _likelihood_target(target: str, prompt_length: int, options: Options) -> None:
+    method, process, samples = options.method, options.process, options.samples
     try:
         spec = parse_target_spec(target)
     except ValueError as error:
@@ -258,51 +354,51 @@ def likelihood_command(
             "needs the masked process: the built-in uniform denoisers assume every position is noised",
         )
     check_exact_size(method, process, built.vocab_size, built.length)
-    if output is not None:
-        check_destination("--output", output, force)
-    if input is not None:
+    if options.output is not None:
+        check_destination("--output", options.output, options.force)
+    if options.input is not None:
         try:
-            x = read_sequences(input, built.vocab_size, built.length)
+            x = read_sequences(options.input, built.vocab_size, built.length)
         except ValueError as error:
             raise fail("--input", str(error)) from None
     else:
-        x = built.sample(num, generator=torch.Generator().manual_seed(seed))
+        x = built.sample(options.num, generator=torch.Generator().manual_seed(options.seed))
 
     chosen = bench_process(process)
     denoiser = built.denoiser() if process == "masked" else built.uniform_denoiser(chosen)
     response = torch.arange(built.length) >= prompt_length if prompt_length else None
-    to_stdout = output is not None and is_stdout(output)
+    to_stdout = options.output is not None and is_stdout(options.output)
     console = Console(stderr=True)  # progress never goes into a redirected standard output
     started = time.perf_counter()
     with Progress(
         TextColumn("[bold]likelihood"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=json_only, transient=False,
+        console=console, disable=options.json_only, transient=False,
     ) as bar:  # fmt: skip
         task = bar.add_task("", total=None)
         result = nelbo(
             denoiser, x, built.vocab_size, method=method, samples=samples,
-            generator=torch.Generator().manual_seed(seed), process=chosen, eps=eps, variant=variant,
-            steps=steps, response=response, target_stderr=target_stderr, max_samples=max_samples,
+            generator=torch.Generator().manual_seed(options.seed), process=chosen, response=response,
             progress=lambda done, planned: bar.update(task, completed=done, total=planned),
+            **options.estimator(),
         )  # fmt: skip
     seconds = time.perf_counter() - started
     exact = exact_reference(built, x, prompt_length) if built.vocab_size**built.length <= 2**22 else None
     low, high = result.interval()
-    warnings = warnings_of(result, samples, max_samples)
+    warnings = warnings_of(result, samples, options.max_samples)
     record = {
         "unmask_version": __version__,
         "target": spec.label,
         "process": process,
         "method": method,
-        "variant": variant,
-        "eps": eps,
-        "steps": steps,
+        "variant": options.variant,
+        "eps": options.eps,
+        "steps": options.steps,
         "samples": samples,
-        "target_stderr": target_stderr,
-        "max_samples": max_samples,
+        "target_stderr": options.target_stderr,
+        "max_samples": options.max_samples,
         "prompt_length": prompt_length,
-        "seed": seed,
-        "source": str(input) if input is not None else "target samples",
+        "seed": options.seed,
+        "source": str(options.input) if options.input is not None else "target samples",
         "nfe": result.nfe,
         "seconds": seconds,
         "sequences": [
@@ -328,19 +424,217 @@ def likelihood_command(
         "unreached_target": result.unreached,
         "warnings": warnings,
     }
-    text = json.dumps(record, indent=2) + "\n"
-    if output is not None:
-        write_destination("--output", output, text, force)
-    if json_only:
-        if not to_stdout:
-            write_destination("--output", "-", text, force)
-        for line in warnings:
-            print(line, file=sys.stderr)
+    if _write_record(record, options):
         return
     out = Console(stderr=to_stdout)
     out.print(results_table(x, result, exact))
     out.print(
-        f"NFE: {result.nfe} batched denoiser calls" + (f"; wrote {output}" if output is not None else "")
+        f"NFE: {result.nfe} batched denoiser calls"
+        + (f"; wrote {options.output}" if options.output is not None else "")
     )
     for line in warnings:
         print(line, file=sys.stderr)
+
+
+def _checkpoint_sequences(trained: TrainedModel, options: Options) -> tuple[torch.Tensor, Any, str]:
+    """The sequences to score ``[N, L]``, the exact target (or None) and where the sequences came
+    from; one-line errors for a bad ``--input`` or ``--num`` without an exact target."""
+    try:
+        target = trained.exact_target()
+    except ValueError as error:
+        if options.input is None:
+            raise fail("--checkpoint", f"{error} (or give --input FILE to score)") from None
+        target = None
+    if options.input is not None:
+        try:
+            x = read_sequences(options.input, trained.vocab_size, trained.length, "the model's")
+        except ValueError as error:
+            raise fail("--input", str(error)) from None
+        return x, target, str(options.input)
+    if target is None:
+        kind = trained.checkpoint.data.get("kind")
+        raise fail(
+            "--num",
+            f"the checkpoint was trained on {kind!r} data, which has no exact law to draw sequences "
+            "from; give --input FILE (token ids, one sequence per line)",
+        )
+    generator = torch.Generator().manual_seed(options.seed)
+    return target.sample(options.num, generator=generator).cpu().long(), target, "exact target samples"
+
+
+def _likelihood_checkpoint(
+    checkpoint: Path, device: str | None, options: Options, method_given: bool
+) -> None:
+    ctx = job_context(device)
+    trained = open_checkpoint(checkpoint, ctx.device)
+    if trained.scores_exactly and method_given:
+        raise fail(
+            "--method", "an autoregressive checkpoint is scored exactly by its own log_prob; drop --method"
+        )
+    check_exact_size(options.method, "masked", trained.vocab_size, trained.length)
+    x, target, source = _checkpoint_sequences(trained, options)
+    if options.output is not None:  # every process checks, so that a refusal stops them all
+        check_destination("--output", options.output, options.force)
+    started = time.perf_counter()
+    with joined(ctx):
+        rows = rows_of(len(x), ctx.rank, ctx.world_size)
+        with progress_bar("likelihood", ctx, enabled=not options.json_only) as bar:
+            task = bar.add_task("", total=len(rows))
+            try:
+                mine = torch.arange(rows.start, rows.stop)
+                scored = score_rows(
+                    trained, x[rows.start : rows.stop], mine, seed=options.seed,
+                    method=options.method, samples=options.samples,
+                    progress=lambda done, total: bar.update(task, completed=done), **options.estimator(),
+                )  # fmt: skip
+            except ValueError as error:  # an option the estimator refuses for this model
+                raise fail("--method", str(error)) from None
+        parts = gather_json(_scored_json(scored), ctx)
+    if not ctx.is_main:
+        return
+    merged = {key: [value for part in parts for value in part[key]] for key in parts[0] if key != "scalars"}
+    exact = None if target is None else (-target.log_prob(x)).tolist()
+    record = _checkpoint_record(
+        trained, options, source, x, merged, exact, parts, time.perf_counter() - started
+    )
+    record["processes"] = ctx.world_size
+    if _write_record(record, options):
+        return
+    out = Console(stderr=options.output is not None and is_stdout(options.output))
+    out.print(_checkpoint_table(record))
+    out.print(_summary_line(record))
+    for line in record["warnings"]:
+        print(line, file=sys.stderr)
+
+
+def _scored_json(scored: ScoredRows) -> dict[str, Any]:
+    """One process's scores as JSON lists (and the scalars every process shares)."""
+    return {
+        "nll": scored.nll.tolist(),
+        "stderr": scored.stderr.tolist(),
+        "low": scored.low.tolist(),
+        "high": scored.high.tolist(),
+        "samples": scored.samples.tolist(),
+        "nfe_per_row": scored.nfe_per_row.tolist(),
+        "reached": [] if scored.reached_target is None else scored.reached_target.tolist(),
+        "scalars": [{"nfe": scored.nfe, "method": scored.method, "caveat": scored.caveat}],
+    }
+
+
+def _checkpoint_record(trained, options, source, x, merged, exact, parts, seconds) -> dict[str, Any]:
+    length, count = trained.length, len(x)
+    scalars = [part["scalars"][0] for part in parts]
+    caveat = next((item["caveat"] for item in scalars if item["caveat"] is not None), None)
+    nll = torch.tensor(merged["nll"], dtype=torch.float64)
+    stderr = torch.tensor(merged["stderr"], dtype=torch.float64)
+    mean, mean_stderr = float(nll.mean()), float(stderr.pow(2).sum().sqrt() / count)
+    per_token = 1.0 / length
+    bits = per_token / math.log(2)
+    reached = merged["reached"]
+    unreached = sum(1 for value in reached if not value)
+    warnings = []
+    if caveat is not None:
+        warnings.append(f"warning: the {options.method} error bars are unreliable: {caveat}")
+    if unreached:
+        cap = options.max_samples if options.max_samples is not None else 32 * options.samples
+        warnings.append(
+            f"warning: {unreached} of {count} sequences stopped at {cap} draws before reaching "
+            f"--target-stderr {options.target_stderr:g}"
+        )
+    summary = {
+        "sequences": count,
+        "mean_nll": mean,
+        "mean_nll_stderr": mean_stderr,
+        "nats_per_token": mean * per_token,
+        "bits_per_token": mean * bits,
+        "bits_per_token_stderr": mean_stderr * bits,
+        "exact_mean_nll": None if exact is None else sum(exact) / count,
+        "exact_bits_per_token": None if exact is None else sum(exact) / count * bits,
+        "entropy_bits_per_token": _entropy_bits(trained),
+    }
+    return {
+        "unmask_version": __version__,
+        "checkpoint": str(trained.checkpoint.path),
+        "checkpoint_step": trained.checkpoint.step,
+        "model": trained.config.to_dict(),
+        "method": scalars[0]["method"],
+        "variant": options.variant,
+        "eps": options.eps,
+        "steps": options.steps,
+        "samples": options.samples,
+        "target_stderr": options.target_stderr,
+        "max_samples": options.max_samples,
+        "seed": options.seed,
+        "source": source,
+        "nfe": sum(item["nfe"] for item in scalars),
+        "seconds": seconds,
+        "summary": {
+            key: _finite(value) if isinstance(value, float) else value for key, value in summary.items()
+        },
+        "sequences": [
+            {
+                "tokens": [int(v) for v in x[b]],
+                "nll": _finite(merged["nll"][b]),
+                "stderr": _finite(merged["stderr"][b]),
+                "bits_per_token": _finite(merged["nll"][b] * bits),
+                "exact_nll": None if exact is None else _finite(exact[b]),
+                "samples": merged["samples"][b],
+                "ci95_low": _finite(merged["low"][b]),
+                "ci95_high": _finite(merged["high"][b]),
+                "reached_target": reached[b] if reached else None,
+                "nfe_per_row": merged["nfe_per_row"][b],
+                "scored_tokens": length,
+            }
+            for b in range(count)
+        ],
+        "reliable": caveat is None,
+        "caveat": caveat,
+        "unreached_target": unreached,
+        "warnings": warnings,
+    }
+
+
+def _entropy_bits(trained: TrainedModel) -> float | None:
+    """The data's exact entropy in bits per token when its description has it (the floor of any
+    model's expected bits per token)."""
+    value = trained.checkpoint.data.get("entropy_per_token")
+    return value / math.log(2) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _checkpoint_table(record: dict[str, Any]) -> Table:
+    known = record["sequences"] and record["sequences"][0]["exact_nll"] is not None
+    table = Table(
+        title=f"-log p(x) by {record['method']}, nats per sequence; "
+        f"checkpoint step {record['checkpoint_step']}"
+        + ("; exact = -log π(x) of the target" if known else "")
+    )
+    for column in ("#", "tokens", "estimate", "± stderr", "95% interval", "exact", "bits/token", "NFE/seq"):
+        table.add_column(column, justify="left" if column == "tokens" else "right")
+    for index, row in enumerate(record["sequences"]):
+        tokens = row["tokens"]
+        shown = " ".join(str(v) for v in tokens[:16]) + (" …" if len(tokens) > 16 else "")
+        table.add_row(
+            str(index), shown, _number(row["nll"]), _number(row["stderr"]),
+            f"{_number(row['ci95_low'], 3)}–{_number(row['ci95_high'], 3)}",
+            "—" if row["exact_nll"] is None else _number(row["exact_nll"]), _number(row["bits_per_token"]),
+            str(row["nfe_per_row"]),
+        )  # fmt: skip
+    return table
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float | int) else str(value)
+
+
+def _summary_line(record: dict[str, Any]) -> str:
+    summary = record["summary"]
+    text = (
+        f"mean over {summary['sequences']} sequences: {_number(summary['mean_nll'])} ± "
+        f"{_number(summary['mean_nll_stderr'])} nats per sequence, {_number(summary['nats_per_token'])} nats "
+        f"= {_number(summary['bits_per_token'])} ± {_number(summary['bits_per_token_stderr'])} bits per token"
+    )
+    if summary["exact_bits_per_token"] is not None:
+        text += f"; exact -log π(x): {_number(summary['exact_bits_per_token'])} bits per token"
+    if summary["entropy_bits_per_token"] is not None:
+        text += f" (entropy of the data: {_number(summary['entropy_bits_per_token'])})"
+    return text + f"\nNFE: {record['nfe']} batched model calls over {record['processes']} process(es)"

@@ -87,6 +87,14 @@ def train_command(
     score_sequences: Annotated[
         int, typer.Option(help="Validation sequences scored at the end (exact NELBO when L <= 16).")
     ] = 1024,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split/--no-split",
+            help="On the built-in target: the exact KL of the model's samples to the target, and the "
+            "model/sampler split of a few samplers at 4 steps (unmask bench --checkpoint does all).",
+        ),
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Train a model, checkpoint it (safetensors and JSON) and report its validation bits per token;
@@ -145,7 +153,9 @@ def train_command(
         if compare_autoregressive:
             summary = _compare(source, out, model, config, ctx, force)
         else:
-            summary = _train_one(model_config, source, out, config, ctx, resume, force, score_sequences)
+            summary = _train_one(
+                model_config, source, out, config, ctx, resume, force, score_sequences, split
+            )
     finally:
         if ctx.is_distributed:
             ctx.destroy()
@@ -196,7 +206,7 @@ def _run(model_config, source, out: Path, config, ctx, resume: bool, force: bool
 
 
 def _train_one(
-    model_config, source, out: Path, config, ctx, resume: bool, force: bool, score_sequences: int
+    model_config, source, out: Path, config, ctx, resume: bool, force: bool, score_sequences: int, split: bool
 ) -> dict[str, Any]:
     from ..train.data import TargetData
     from ..train.summary import entropy_comparison, score, validation_tokens
@@ -223,17 +233,61 @@ def _train_one(
     summary["score"] = scored
     if isinstance(source, TargetData):
         summary["entropy"] = entropy_comparison(scored, source.true_entropy_per_token())
+        if split and model_config.kind == "denoiser" and result.model.time_agnostic:
+            summary["split"] = _split(source.target, result.model)
     return summary
 
 
+#: Samplers whose error the end of a run on the built-in target splits (``unmask bench
+#: --checkpoint`` does every registered one), at :data:`SPLIT_STEPS` steps.
+SPLIT_SAMPLERS = ("euler", "tweedie", "k-random", "top-k", "eb", "bisection")
+SPLIT_STEPS = (4,)
+
+
+def _split(target, model) -> dict[str, Any]:
+    """The exact KL and TV of the model's own samples to the target (first-hitting with the model)
+    and the model/sampler split of :data:`SPLIT_SAMPLERS` (:func:`unmask.train.evaluation.error_split`)."""
+    from ..train.evaluation import error_split
+
+    done = error_split(target, model, SPLIT_SAMPLERS, SPLIT_STEPS)
+    return {
+        "model_kl": done.model_kl,
+        "model_tv": done.model_tv,
+        "rows": [
+            {
+                "sampler": row.sampler,
+                "steps": row.steps,
+                "nfe": row.nfe,
+                "total_kl": row.total_kl,
+                "total_tv": row.total_tv,
+                "sampler_kl": row.sampler_kl,
+                "sampler_tv": row.sampler_tv,
+                "refusal": row.refusal,
+            }
+            for row in done.rows
+        ],
+    }
+
+
 def _compare(source, out: Path, preset: str, config, ctx, force: bool) -> dict[str, Any]:
+    """A diffusion model and the autoregressive baseline of the same size and steps on ``source``
+    (:func:`unmask.train.comparison.compare_on_text`); one process only."""
     from ..train.comparison import compare_on_text
 
+    if ctx.is_distributed:
+        raise fail("--compare-autoregressive", "runs in one process; launch it without torchrun")
+    if not hasattr(source, "decode"):
+        raise fail("--compare-autoregressive", "compares on text data: give --data python-stdlib or a FILE")
     try:
-        result = compare_on_text(source, out, preset=preset, config=config, ctx=ctx, force=force)
-    except OutputExists as error:
+        result = compare_on_text(
+            source, out, preset=preset, steps=config.steps, batch_size=config.batch_size, seed=config.seed,
+            learning_rate=config.learning_rate, eval_every=config.eval_every, device=ctx.device, force=force,
+        )  # fmt: skip
+    except OSError as error:
         raise fail("--out", output_message(error)) from None
-    return result.summary if hasattr(result, "summary") else dict(result)
+    summary = json.loads(result.json.read_text())
+    summary["report"] = str(result.table)
+    return summary
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -262,7 +316,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
             f"{entropy['ratio']:.4f} (95% upper {entropy['ratio_upper_95']:.4f}): {verdict} "
             f"{entropy['tolerance']:.0%} of the target's true entropy"
         )
+    split = summary.get("split")
+    if split:
+        lines.append(
+            f"the model's own samples (first-hitting) vs the target, exactly: KL {split['model_kl']:.4f}, "
+            f"TV {split['model_tv']:.4f}"
+        )
+        lines.append(
+            "sampler at 4 steps: total KL / TV, the sampler's part KL / TV (against the model's law)"
+        )
+        for row in split["rows"]:
+            if row["refusal"]:
+                lines.append(f"  {row['sampler']}: no exact law ({row['refusal']})")
+            else:
+                lines.append(
+                    f"  {row['sampler']:<10} NFE {row['nfe']:.2f}: total {row['total_kl']:.4f} / "
+                    f"{row['total_tv']:.4f}, sampler {row['sampler_kl']:.4f} / {row['sampler_tv']:.4f}"
+                )
     for line in lines:
         print(line, file=sys.stderr)
-    if summary.get("figure"):
+    if summary.get("report"):
+        print(f"diffusion against the autoregressive baseline: {summary['report']}", file=sys.stderr)
+    elif summary.get("figure"):
         print(f"loss curve: {summary['figure']}", file=sys.stderr)

@@ -17,6 +17,7 @@ from .documents import MissingFileError
 from .entropy import exact_entropy, has_exact_entropy
 from .packed_text import PackedText
 from .packing import concatenate, pack, windows
+from .rebuild import target_from_description
 from .seeds import derive_seed, step_generator
 from .sharding import check_shard, shard_rows, validation_batches
 from .source import TokenSource
@@ -47,6 +48,7 @@ __all__ = [
     "shard_rows",
     "stdlib_files",
     "step_generator",
+    "target_from_description",
     "validation_batches",
     "windows",
 ]
