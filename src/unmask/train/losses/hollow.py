@@ -38,19 +38,11 @@ import torch
 from ...denoisers import call, check_logits_shape
 from ...schedules import Schedule
 from .inputs import (
-    check_batch,
-    check_cond,
-    check_flag,
-    check_generator,
     check_model,
-    check_schedule,
-    check_t_min,
-    check_times,
-    resolve_vocab_size,
 )
-from .masked import draw_masked
+from .masked import prepare_masked
 from .scoring import positive_sum, token_log_probs, weighted
-from .terms import LossTerms, check_reduction
+from .terms import LossTerms
 from .times import DEFAULT_T_MIN
 
 
@@ -95,28 +87,12 @@ def hollow_loss(
             f"model must offer loo(z_t, t, **cond) -> logits (leave-one-out conditionals, a hollow "
             f"model); {type(model).__name__} has no callable loo"
         )
-    schedule = check_schedule(schedule)
-    t_min = check_t_min(t_min, high=0.5)
-    check_flag("antithetic", antithetic)
-    reduction = check_reduction(reduction)
-    generator = check_generator(generator)
-    vocab_size = resolve_vocab_size(model, vocab_size)
-    x, real, tokens = check_batch(x, vocab_size, attention_mask)
-    kwargs = check_cond(cond, len(x), x.device, attention_mask, loo, "the model's loo")
-    if t is not None:
-        t = check_times(t, len(x), x.device, 0.0, 1.0)
-    draw = draw_masked(
-        x,
-        real,
-        schedule,
-        vocab_size,
-        generator,
-        t=t,
-        antithetic=antithetic,
-        t_min=t_min,
-        t_max=1 - t_min,
-        masked=masked,
-    )
+    prepared = prepare_masked(
+        model, loo, "the model's loo", x, schedule, generator, vocab_size=vocab_size,
+        antithetic=antithetic, t_min=t_min, t_max=None, t_high=0.5, attention_mask=attention_mask,
+        cond=cond, reduction=reduction, t=t, masked=masked,
+    )  # fmt: skip
+    schedule, t_min, reduction, vocab_size, x, real, tokens, kwargs, draw = prepared
     logits = check_logits_shape(call(loo, draw.z, draw.t, kwargs), *x.shape, vocab_size)
     nll = -token_log_probs(logits, x)
     unmasked = real & ~draw.masked

@@ -84,6 +84,60 @@ def draw_masked(
     return MaskedDraw(t, masked, torch.where(masked, vocab_size, x))
 
 
+class PreparedMasked(NamedTuple):
+    """The checked inputs of a masked-draw loss and its draw (:func:`prepare_masked`)."""
+
+    schedule: Schedule
+    t_min: float
+    reduction: str
+    vocab_size: int
+    x: torch.Tensor
+    real: torch.Tensor
+    tokens: torch.Tensor
+    kwargs: dict
+    draw: MaskedDraw
+
+
+def prepare_masked(
+    model,
+    callee,
+    what: str,
+    x: torch.Tensor,
+    schedule: Schedule,
+    generator: torch.Generator | None,
+    *,
+    vocab_size: int | None,
+    antithetic: bool,
+    t_min: float,
+    t_max: float | None,
+    t_high: float,
+    attention_mask: torch.Tensor | None,
+    cond: Mapping[str, torch.Tensor] | None,
+    reduction: str,
+    t: torch.Tensor | None,
+    masked: torch.Tensor | None,
+) -> PreparedMasked:
+    """Every check of the losses that draw mask patterns (the masked and hollow losses), before
+    any work, then the draw: times on ``[t_min, t_max]`` (``t_max`` None: ``1 - t_min``;
+    ``t_min`` below ``t_high``) and masks, or the given ``t`` and ``masked``. ``callee`` is what
+    the loss calls (the model or its ``loo``), named ``what`` in errors about ``cond``."""
+    schedule = check_schedule(schedule)
+    t_min = check_t_min(t_min, high=t_high)
+    check_flag("antithetic", antithetic)
+    reduction = check_reduction(reduction)
+    generator = check_generator(generator)
+    vocab_size = resolve_vocab_size(model, vocab_size)
+    x, real, tokens = check_batch(x, vocab_size, attention_mask)
+    kwargs = check_cond(cond, len(x), x.device, attention_mask, callee, what)
+    if t is not None:
+        t = check_times(t, len(x), x.device, 0.0, 1.0)
+    draw = draw_masked(
+        x, real, schedule, vocab_size, generator, t=t, antithetic=antithetic, t_min=t_min,
+        t_max=1 - t_min if t_max is None else t_max, masked=masked,
+    )  # fmt: skip
+    return PreparedMasked(schedule, t_min, reduction, vocab_size, x, real, tokens, kwargs, draw)
+
+
 def masked_diffusion_loss(
     model,
     x: torch.Tensor,
@@ -127,28 +181,12 @@ def masked_diffusion_loss(
         the reduced ``loss``.
     """
     check_model(model)
-    schedule = check_schedule(schedule)
-    t_min = check_t_min(t_min)
-    check_flag("antithetic", antithetic)
-    reduction = check_reduction(reduction)
-    generator = check_generator(generator)
-    vocab_size = resolve_vocab_size(model, vocab_size)
-    x, real, tokens = check_batch(x, vocab_size, attention_mask)
-    kwargs = check_cond(cond, len(x), x.device, attention_mask, model, "the model")
-    if t is not None:
-        t = check_times(t, len(x), x.device, 0.0, 1.0)
-    draw = draw_masked(
-        x,
-        real,
-        schedule,
-        vocab_size,
-        generator,
-        t=t,
-        antithetic=antithetic,
-        t_min=t_min,
-        t_max=1.0,
-        masked=masked,
-    )
+    prepared = prepare_masked(
+        model, model, "the model", x, schedule, generator, vocab_size=vocab_size, antithetic=antithetic,
+        t_min=t_min, t_max=1.0, t_high=1.0, attention_mask=attention_mask, cond=cond, reduction=reduction,
+        t=t, masked=masked,
+    )  # fmt: skip
+    schedule, t_min, reduction, vocab_size, x, _, tokens, kwargs, draw = prepared
     logits = check_logits_shape(call(model, draw.z, draw.t, kwargs), *x.shape, vocab_size)
     total = positive_sum(-token_log_probs(logits, x), draw.masked)
     weight = (1 - t_min) * schedule.hazard(draw.t)
