@@ -234,21 +234,17 @@ def _check_data(data: Any) -> TokenSource:
     return data
 
 
-def _check_options(name: str, options: Any, refused: tuple[str, ...], where: str) -> dict[str, Any]:
+def _check_options(
+    name: str, options: Any, refused: tuple[str, ...], where: str, reason: str
+) -> dict[str, Any]:
+    """``options`` as a dict of ``where`` fields, refusing the fields in ``refused`` (``reason``)."""
     if options is None:
         return {}
     if not isinstance(options, Mapping) or not all(isinstance(key, str) for key in options):
         raise TypeError(f"{name} must be a mapping of {where} field names to values, got {options!r:.80}")
     clash = [key for key in refused if key in options]
     if clash:
-        raise ValueError(
-            f"{name} must not set {', '.join(map(repr, clash))}: "
-            + (
-                "the comparison sets them from the data and the model kinds"
-                if name == "model_options"
-                else "give them as arguments of compare_on_text"
-            )
-        )
+        raise ValueError(f"{name} must not set {', '.join(map(repr, clash))}: {reason}")
     return dict(options)
 
 
@@ -346,8 +342,17 @@ def compare_on_text(
         raise TypeError(f"callback must be callable as callback(run, step, total, record), got {callback!r}")
     if not isinstance(preset, str):
         raise TypeError(f"preset must be a preset name (str), got {preset!r}")
-    model_options = _check_options("model_options", model_options, _FIXED_MODEL_FIELDS, "ModelConfig")
-    options = _check_options("train_options", train_options, _ARGUMENT_FIELDS, "TrainConfig")
+    model_options = _check_options(
+        "model_options", model_options, _FIXED_MODEL_FIELDS, "ModelConfig",
+        "the comparison sets them from the data and the two model kinds",
+    )  # fmt: skip
+    options = _check_options(
+        "train_options",
+        train_options,
+        _ARGUMENT_FIELDS,
+        "TrainConfig",
+        "give them as arguments of compare_on_text",
+    )
     config = _train_config(steps, batch_size, seed, learning_rate, eval_every, options)
     models = {
         run.name: ModelConfig.preset(
@@ -466,14 +471,16 @@ def markdown(result: ComparisonResult) -> str:
     settings, unit = result.settings, result.unit
     data, train_settings = settings["data"], settings["train"]
     diffusion, autoregressive = result.runs
+    interval = train_settings["eval_every"]
+    every = "after every step" if interval == 1 else f"every {interval} steps"
     lines = [
         f"# Masked diffusion vs autoregressive on {data['name']}",
         "",
         f"Two `{settings['preset']}` models of the same size, each trained {train_settings['steps']} "
         f"steps of {train_settings['batch_size']} sequences of {data['length']} {unit}s (the same "
         f"batches: seed {train_settings['seed']}, peak learning rate {train_settings['learning_rate']:g}), "
-        f"validated on the same {data['validation_sequences']} held-out sequences every "
-        f"{train_settings['eval_every']} steps (EMA weights), on {settings['device']}.",
+        f"validated on the same {data['validation_sequences']} held-out sequences {every} (EMA weights), "
+        f"on {settings['device']}.",
         "",
         f"| model | validation bits per {unit} | what it is | parameters | training seconds | tokens/s |",
         "|---|---:|---|---:|---:|---:|",

@@ -76,7 +76,12 @@ class MaskedObjective(Objective):
 
     def loss(self, model, x, rows, batch, seed, stream, step):
         t, masked = _masked_draws(x, rows, batch, self.schedule, step_generator(seed, stream, step), 1.0)
-        return masked_diffusion_loss(model, x, self.schedule, t=t, masked=masked)
+        # The raw logits: the loss reads masked positions only, so the carry-over's [b, L, V]
+        # point masses (and their backward) would be paid for nothing.
+        network = getattr(model, "raw_logits", model)
+        return masked_diffusion_loss(
+            network, x, self.schedule, vocab_size=model.vocab_size, t=t, masked=masked
+        )
 
 
 @dataclass(frozen=True)
