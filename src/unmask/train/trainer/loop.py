@@ -304,7 +304,7 @@ def train(
     if ema is not None:
         ema.copy_to(model)
     model.eval()
-    figure = _figure(out, ctx) if log is not None else None
+    figure = _figure(out) if log is not None else None
     records = read_log(out / LOG) if log is not None else []
     if checkpoint is None:  # resumed at the last step: nothing left to do
         checkpoint = find_latest(folder)
@@ -333,7 +333,7 @@ def _dropout_seed(model_config: ModelConfig, seed: int, step: int, ctx: Distribu
     return seeded()
 
 
-def _figure(out: Path, ctx: DistributedContext) -> Path | None:
+def _figure(out: Path) -> Path | None:
     """The loss figure of the run's log (None without matplotlib or without records)."""
     try:
         write_loss_figure(out / FIGURE, {"train": out / LOG}, force=True)
