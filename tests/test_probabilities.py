@@ -336,3 +336,25 @@ def test_planners_never_make_a_float64_logits_tensor(name: str, options: dict, m
             batch_size=batch, generator=0,
         )  # fmt: skip
     assert 0 < watch.largest <= 4 * size, watch.largest
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_masses_far_below_the_largest_are_exactly_zero(dtype: torch.dtype) -> None:
+    """Logits more than the floor below a row's maximum (``-inf`` included) give mass exactly 0 in
+    the float64 masses a draw reads, and a row whose other logits are all that far below has
+    entropy exactly 0 and largest probability exactly 1, in either accumulation; logits just above
+    the floor keep their positive mass."""
+    logits = torch.zeros(1, 3, 8, dtype=torch.float64)
+    logits[0, 0, 1:] = -1000.0  # below the float64 floor (about -707)
+    logits[0, 1, 1:] = float("-inf")
+    logits[0, 2, 1] = -700.0  # above it: exp(-700) is about 1e-304
+    probs = Probabilities(logits.to(dtype))
+    masses = probs.masses(torch.arange(3))
+    assert torch.equal(masses[0], torch.tensor([1.0] + [0.0] * 7, dtype=torch.float64))
+    assert torch.equal(masses[1], masses[0])
+    if dtype == torch.float64:
+        assert masses[2, 1] > 0
+    for accumulate in (torch.float32, torch.float64):
+        entropy = probs.entropy(accumulate)[0]
+        assert entropy[0] == 0 and entropy[1] == 0
+        assert probs.max_prob(accumulate)[0, 0] == 1 and probs.max_prob(accumulate)[0, 1] == 1

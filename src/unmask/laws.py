@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .pieces import at_positions, dense_for
+from .workspace import Workspace
 
 
 def value_sum(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
@@ -68,9 +69,10 @@ class Law(ABC):
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """Float64 masses ``[m, V]`` of the flat positions ``index [m]`` (``row * L + position``)."""
 
-    def masses(self, index: torch.Tensor) -> torch.Tensor:
+    def masses(self, index: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         """Float64 masses ``[m, V]`` proportional to :meth:`rows` (any positive scale per row):
-        what a draw reads, which may skip a normalisation."""
+        what a draw reads, which may skip a normalisation. ``workspace``: buffers that the pieces
+        of one pass share (the result may be one of them, valid until the next call)."""
         return self.rows(index)
 
     def probabilities(self, index: torch.Tensor) -> torch.Tensor:

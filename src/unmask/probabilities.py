@@ -27,7 +27,8 @@ import torch
 
 from .laws import Law, flat_rows
 from .pieces import at_positions
-from .row_summaries import Workspace, row_summaries
+from .row_summaries import exp_shifted_, row_summaries, subtract_into
+from .workspace import Workspace
 
 
 def softmax64(logits: torch.Tensor) -> torch.Tensor:
@@ -123,17 +124,24 @@ class Probabilities(Law):
         picked = self.gather(index)
         return softmax64(picked) if self.logits is not None else picked
 
-    def masses(self, index: torch.Tensor) -> torch.Tensor:
+    def masses(self, index: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         """Float64 ``exp(logit - max logit)`` ``[m, V]`` of the flat positions ``index`` (the
-        probabilities up to a factor per row; one pass fewer than :meth:`rows`)."""
-        picked = self.gather(index)
+        probabilities up to a factor per row; one pass fewer than :meth:`rows`). Masses below
+        about ``1e-307`` of the largest are exactly 0 (:func:`~unmask.row_summaries.exp_shifted_`).
+
+        The maximum is found in the logits' own dtype (exact), and one pass converts and
+        subtracts it. With a ``workspace`` the result is one of its buffers, overwritten by the
+        next call that uses the workspace."""
         if self.logits is None:
-            return picked
-        values = picked.to(torch.float64, copy=True)
-        top = values.detach().amax(-1, keepdim=True)
-        if values.requires_grad and torch.is_grad_enabled():
-            return (values - top).exp()
-        return values.sub_(top).exp_()
+            return self.gather(index)
+        if self._grad_path():
+            values = self.gather(index).to(torch.float64)
+            return (values - values.detach().amax(-1, keepdim=True)).exp()
+        workspace = workspace or Workspace()
+        picked, _ = self._source_rows(index, workspace)
+        top = picked.amax(-1, keepdim=True)
+        out = workspace.buffer("masses", len(index), picked.shape[-1], torch.float64, self.device)
+        return exp_shifted_(subtract_into(out, picked, top))
 
     def log_rows(self, index: torch.Tensor) -> torch.Tensor:
         """Float64 log-probabilities ``[m, V]`` of the flat positions ``index [m]``."""
@@ -201,30 +209,43 @@ class Probabilities(Law):
     def _reduce(self, compute, outputs, dtype: torch.dtype, where: torch.Tensor | None = None):
         """Per-position reductions of the logits, computed a piece at a time.
 
-        ``compute(logits [m, V] in the model's dtype, index [m], workspace) -> tuple of [m]``
-        (dense probabilities are passed as their logarithm; ``workspace``: a :class:`Workspace`
-        shared by the pieces of the pass). Positions outside ``where`` get each output's fill.
+        ``compute(logits [m, V] in the model's dtype, index [m], workspace, owned) -> tuple of
+        [m]`` (dense probabilities are passed as their logarithm; ``workspace``: a
+        :class:`Workspace` shared by the pieces of the pass; ``owned``: whether the rows are a
+        copy that ``compute`` may overwrite, not a view of the source). Positions outside
+        ``where`` get each output's fill.
         """
         _check_accumulation(dtype)
         n, length, size = self.shape
         if where is None:
             where = torch.ones(n, length, dtype=torch.bool, device=self.device)
-        source = self.source
         workspace = Workspace()
-        # The pieces are runs of increasing flat positions (all of them, or those of where): on
-        # the CPU a piece without gaps is read as a view of the logits, not copied first; other
-        # pieces are copied into one buffer for all of them.
-        slicing = self.row_map is None and source.device.type == "cpu" and source.is_contiguous()
 
         def run(index):
-            if slicing and len(index) and int(index[-1]) - int(index[0]) == len(index) - 1:
-                picked = source.view(-1, size)[int(index[0]) : int(index[-1]) + 1]
-            else:
-                buffer = workspace.buffer("rows", len(index), size, source.dtype, source.device)
-                picked = self.gather(index, out=buffer)
-            return compute(picked if self.logits is not None else picked.log(), index, workspace)
+            picked, owned = self._source_rows(index, workspace)
+            if self.logits is None:
+                picked, owned = picked.log(), True
+            return compute(picked, index, workspace, owned)
 
         return at_positions(where, run, size, outputs)
+
+    def _source_rows(self, index: torch.Tensor, workspace: Workspace) -> tuple[torch.Tensor, bool]:
+        """The source rows ``[m, V]`` of the flat positions ``index [m]`` (increasing, as the
+        pieces of a pass give them) and whether they are a copy (the workspace's ``rows`` buffer)
+        rather than a view of the source. On the CPU a run without gaps is read as a view of the
+        logits, not copied first."""
+        source = self.source
+        size = source.shape[-1]
+        if (
+            self.row_map is None
+            and source.device.type == "cpu"
+            and source.is_contiguous()
+            and len(index)
+            and int(index[-1]) - int(index[0]) == len(index) - 1
+        ):
+            return source.view(-1, size)[int(index[0]) : int(index[-1]) + 1], False
+        buffer = workspace.buffer("rows", len(index), size, source.dtype, source.device)
+        return self.gather(index, out=buffer), True
 
     def _summaries(
         self,
@@ -241,12 +262,12 @@ class Probabilities(Law):
             flat_tokens = tokens.reshape(-1)
         entropy, margin = "entropy" in names, "margin" in names
 
-        def compute(rows, index, workspace):
+        def compute(rows, index, workspace, owned):
             chosen = None
             if tokens is not None:
                 token = flat_tokens[index].clamp(0, rows.shape[-1] - 1)
                 chosen = rows.gather(-1, token.unsqueeze(-1)).squeeze(-1)
-            got = row_summaries(rows, dtype, entropy, margin, chosen, workspace)
+            got = row_summaries(rows, dtype, entropy, margin, chosen, workspace, overwrite=owned)
             return tuple(got[name] for name in names)
 
         values = self._reduce(compute, tuple((0.0, dtype) for _ in names), dtype, where)
@@ -311,7 +332,7 @@ class Probabilities(Law):
             return kept
         outputs = ((0, torch.long),)
         (out,) = self._reduce(
-            lambda rows, index, workspace: (rows.argmax(-1),), outputs, torch.float32, where
+            lambda rows, index, workspace, owned: (rows.argmax(-1),), outputs, torch.float32, where
         )
         self._keep("argmax", None, where, out)
         return out if self._grad_path() else out.clone()

@@ -1,6 +1,7 @@
 """Per-row summaries of logits in one pass: log-normaliser, largest probability, and (when asked)
 entropy, margin and one token's log-probability, accumulated in float32 or float64 from rows
-``[m, V]`` in the model's dtype, with buffers shared by the pieces of a pass (:class:`Workspace`).
+``[m, V]`` in the model's dtype, with buffers shared by the pieces of a pass
+(:class:`~unmask.workspace.Workspace`).
 :class:`~unmask.probabilities.Probabilities` calls them a bounded number of positions at a time.
 """
 
@@ -11,28 +12,45 @@ import math
 import torch
 
 from .laws import value_sum
+from .workspace import Workspace
 
 
 def _underflow(dtype: torch.dtype) -> float:
-    """Shifted logits at or below this count as ``-inf`` (see :func:`row_summaries`)."""
+    """The floor that shifted logits are clamped to before ``exp`` (see :func:`exp_shifted_`)."""
     return math.log(torch.finfo(dtype).tiny) + 1.0
 
 
-class Workspace:
-    """Buffers reused by the pieces of one pass (on the CPU a new large buffer per piece costs its
-    page faults again, often more than the arithmetic)."""
+def exp_shifted_(
+    shifted: torch.Tensor, out: torch.Tensor | None = None, exact_zeros: bool = True
+) -> torch.Tensor:
+    """``exp(shifted)`` of shifted logits ``s = logits - max`` (``[m, V]``, entries ``<= 0`` or
+    ``-inf``), with every mass at or below ``exp(floor + 1/2)`` set to exactly 0 (``floor``:
+    :func:`_underflow`, about ``-707`` in float64 and ``-86`` in float32; such masses are below
+    ``1e-307`` (``1e-37``) of the largest one, 1, and vanish beside it in any sum).
 
-    def __init__(self) -> None:
-        self._buffers: dict[str, torch.Tensor] = {}
+    ``shifted`` is clamped in place to ``floor`` first, so that it stays finite (``0 * s`` is 0
+    where the mass is 0) and ``exp`` never sees an input whose result is subnormal, 0 or an
+    exact ``-inf``: on the CPU those take 4 to 60 times as long as a normal result. The masses
+    go to ``out`` when given, else into ``shifted`` itself; returns them. Without
+    ``exact_zeros`` the clamped entries keep the mass ``exp(floor)`` (one pass fewer): enough
+    for a sum that holds the largest mass, 1, which cannot see them.
+    """
+    floor = _underflow(shifted.dtype)
+    shifted.clamp_(min=floor)
+    masses = torch.exp(shifted, out=out) if out is not None else shifted.exp_()
+    if not exact_zeros:
+        return masses
+    return torch.nn.functional.threshold_(masses, math.exp(floor + 0.5), 0.0)
 
-    def buffer(
-        self, slot: str, count: int, size: int, dtype: torch.dtype, device: torch.device
-    ) -> torch.Tensor:
-        """An uninitialised ``[count, size]`` buffer: the slot's, grown when too small."""
-        held = self._buffers.get(slot)
-        if held is None or held.shape[0] < count or held.shape[1] != size or held.dtype != dtype:
-            held = self._buffers[slot] = torch.empty(count, size, dtype=dtype, device=device)
-        return held[:count]
+
+def subtract_into(out: torch.Tensor, rows: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+    """``rows - top`` computed in ``out``'s dtype and written to ``out`` (``rows [m, V]``, ``top
+    [m, 1]`` in any float dtypes): the same numbers as converting ``rows`` first. Across dtypes
+    it converts in place and then subtracts: ``torch.sub(..., out=)`` would make a new temporary
+    of the whole piece, whose page faults cost more than the arithmetic on the CPU."""
+    if rows.dtype == out.dtype:
+        return torch.sub(rows, top.to(out.dtype), out=out)
+    return out.copy_(rows).sub_(top.to(out.dtype))
 
 
 def row_summaries(
@@ -42,6 +60,7 @@ def row_summaries(
     margin: bool = False,
     chosen: torch.Tensor | None = None,
     workspace: Workspace | None = None,
+    overwrite: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Per-row reductions ``[m]`` in ``dtype`` of logits ``rows [m, V]`` in any float dtype (entries
     may be ``-inf``, not all of them), from one pass: ``log_normalizer`` and ``max_prob`` always,
@@ -49,13 +68,12 @@ def row_summaries(
 
     Without autograd, the shifted logits ``s = rows - max`` and their exponentials ``e`` (two
     ``dtype`` buffers ``[m, V]`` with the entropy, one without; the buffers of ``workspace``
-    when given) give ``S = sum e``, ``log_normalizer = max + log S``, ``max_prob = 1 / S``,
-    ``margin = -expm1(second - max) / S`` and ``entropy = log S + sum(e * -s) / S`` (two
-    non-negative terms: no cancellation); one ``exp`` per value. Shifted logits below the
-    smallest normal ``exp`` (about ``-707`` in float64, ``-86`` in float32) count as ``-inf``:
-    their probabilities are below ``1e-307`` (``1e-37``), nothing beside the largest term, 1, and
-    subnormal results would make ``exp`` many times slower. A row whose maximum is NaN, ``+inf``
-    or ``-inf`` gives NaN.
+    when given; with ``overwrite``, ``rows`` itself holds ``s`` where it is in ``dtype``: a copy
+    the caller no longer needs, worked on in place while it is in cache) give ``S = sum e``,
+    ``log_normalizer = max + log S``, ``max_prob = 1 / S``, ``margin = -expm1(second - max) / S``
+    and ``entropy = log S + sum(e * -s) / S`` (two non-negative terms: no cancellation); one
+    ``exp`` per value. Masses below the smallest normal numbers count as 0
+    (:func:`exp_shifted_`). A row whose maximum is NaN, ``+inf`` or ``-inf`` gives NaN.
     """
     size = rows.shape[-1]
     if rows.requires_grad and torch.is_grad_enabled():
@@ -67,22 +85,21 @@ def row_summaries(
         top = rows.amax(-1, keepdim=True)
     count = rows.shape[0]
     workspace = workspace or Workspace()
-    # One pass: ``top`` in ``dtype`` (a tensor, not a scalar) makes the subtraction itself run in
-    # ``dtype``, the same numbers as converting the rows first.
-    shifted = torch.sub(rows, top.to(dtype), out=workspace.buffer("shifted", count, size, dtype, rows.device))
-    cut = _underflow(dtype)
-    torch.nn.functional.threshold_(shifted, cut, -math.inf)
-    if entropy:
-        masses = torch.exp(shifted, out=workspace.buffer("masses", count, size, dtype, rows.device))
+    if overwrite and rows.dtype == dtype:
+        shifted = rows.sub_(top)
     else:
-        masses = shifted.exp_()
+        shifted = subtract_into(workspace.buffer("shifted", count, size, dtype, rows.device), rows, top)
+    if entropy:
+        masses = exp_shifted_(shifted, workspace.buffer("masses", count, size, dtype, rows.device))
+    else:  # only the total S is read: masses at the floor are invisible beside the largest, 1
+        masses = exp_shifted_(shifted, exact_zeros=False)
     total = value_sum(masses)
     log_total = total.log()
     top = top.squeeze(-1).to(dtype)
     normalizer = top + log_total
     out = {"log_normalizer": normalizer, "max_prob": total.reciprocal()}
     if entropy:
-        shifted.clamp_(min=cut).mul_(masses)  # -inf (mass 0) to a finite value: 0 * s is 0
+        shifted.mul_(masses)  # clamped by exp_shifted_: finite, and 0 where the mass is 0
         out["entropy"] = log_total - value_sum(shifted) / total
     if margin:
         if size == 1:

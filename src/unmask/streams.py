@@ -26,6 +26,7 @@ import torch
 from . import checks
 from .laws import Law, as_law
 from .pieces import at_positions
+from .workspace import Workspace
 
 _GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)
 _MIX1 = 0xBF58476D1CE4E5B9 - (1 << 64)
@@ -174,8 +175,10 @@ class RowStreams:
         flat_u = u.reshape(-1)
         flat_exclude = exclude.reshape(-1) if exclude is not None else None
 
+        workspace = Workspace()
+
         def compute(index):
-            masses = law.masses(index)
+            masses = law.masses(index, workspace)
             if flat_exclude is not None:
                 keep = torch.arange(size, device=masses.device) != flat_exclude[index].unsqueeze(-1)
                 masses = masses * keep

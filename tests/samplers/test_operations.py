@@ -133,3 +133,32 @@ def test_a_forgotten_align_fails_in_the_exact_context() -> None:
     target = masked_strong_chain()
     with pytest.raises((ValueError, RuntimeError), match="align|size"):
         run_law(target, ForgetsToAlign())
+
+
+def test_reveal_scored_gives_the_drawn_values_probabilities() -> None:
+    """The drawing context's ``reveal_scored`` reveals what ``reveal`` does with the same draws and
+    returns each drawn value's probability under the law (the one its draw computed), equal to a
+    second read of the logits in float64; 0 where nothing was revealed."""
+    from unmask.samplers.base import StepContext
+
+    class Both(unmask.samplers.Sampler):
+        name = "reveal-scored-probe"
+        uses_grid = False
+
+        def step(self, ctx, z, t, s, index):
+            probs = ctx.denoise(z, t)
+            chosen = ctx.masked(z) & (torch.arange(z.shape[1]) % 2 == 0)
+            drawn, scored = ctx.reveal_scored(z, chosen, probs)
+            assert torch.equal(drawn[~chosen], z[~chosen]) and not (drawn[chosen] == 5).any()
+            again = probs.log_prob_of(drawn, torch.float64, where=chosen).exp()  # a second read
+            assert torch.allclose(scored[chosen], again[chosen], rtol=1e-12, atol=0)
+            assert bool((scored[~chosen] == 0).all()) and bool((scored[chosen] > 0).all())
+            base_drawn, base_scored = StepContext.reveal_scored(ctx, z, chosen, probs)  # other draws
+            again = probs.log_prob_of(base_drawn, torch.float64, where=chosen).exp()
+            assert torch.equal(base_scored, torch.where(chosen, again, 0.0))
+            return ctx.reveal(drawn, ctx.masked(drawn), probs), torch.zeros_like(t)
+
+    logits = torch.randn(6, 5, generator=torch.Generator().manual_seed(1)) * 3
+    denoiser = lambda x, t: logits.expand(len(x), -1, -1).clone()  # noqa: E731
+    out = unmask.sample(denoiser, Both(), vocab_size=5, length=6, batch_size=4, generator=0)
+    assert not (out.tokens == 5).any()

@@ -107,6 +107,19 @@ class StepContext(ABC):
         """Reveal the masked positions in ``chosen [n, L]`` with values drawn from ``values``."""
         return self.move(z, chosen, values)
 
+    def reveal_scored(
+        self, z: torch.Tensor, chosen: torch.Tensor, values: Probabilities
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`reveal`, and the probability under ``values`` of each value drawn: float64
+        ``[n, L]`` (0 outside ``chosen``), both on the rows of the state after the move.
+
+        Here the probabilities are read from ``values`` again in float64; the drawing context
+        returns those its draw computed, with no second pass over the logits."""
+        drawn = self.reveal(z, chosen, values)
+        values, chosen = self.align(values), self.align(chosen)
+        log_prob = values.log_prob_of(drawn.long(), torch.float64, where=chosen)
+        return drawn, torch.where(chosen, log_prob.exp(), 0.0)
+
     def choose(self, z: torch.Tensor, count: torch.Tensor, values: Law | torch.Tensor) -> torch.Tensor:
         """Reveal ``min(count[b], #masked)`` masked positions chosen uniformly without replacement,
         each with a value drawn from ``values``."""

@@ -176,13 +176,22 @@ class DrawingContext(StepContext):
         return go
 
     def _values(self, values, go: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
+        return self._scored_values(values, go, exclude)[0]
+
+    def _scored_values(self, values, go: torch.Tensor, exclude: torch.Tensor | None = None):
+        """The values drawn at ``go`` and their log-probabilities ``[n, L]`` (0 elsewhere)."""
         drawn, log_q = self._streams.draw(values, go, exclude, self._elements, self.dense)
         self._add_log_prob(log_q.sum(-1))
-        return drawn
+        return drawn, log_q
 
     def move(self, z, prob, values):
         go = self._decide(self.masked(z), prob)
         return torch.where(go, self._values(values, go), z)
+
+    def reveal_scored(self, z, chosen, values):
+        go = self._decide(self.masked(z), chosen)  # the same stream use as move
+        drawn, log_q = self._scored_values(values, go)
+        return torch.where(go, drawn, z), torch.where(go, log_q.detach().exp(), 0.0)
 
     def select(self, z, eligible, count, weights=None):
         eligible = eligible & self.free

@@ -16,10 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-
 from ..base import Sampler
-from .plan import BlockSizes, first, key_dtype, masked_time, on_tie_grid, order
+from .plan import BlockSizes, first, masked_time, on_tie_grid, order
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,7 @@ class LowConfidenceRemasking(BlockSizes, Sampler):
         probs = ctx.denoise(z, masked_time(ctx, remaining, lengths))
         count = self.block_size(index, lengths).minimum(remaining)
         t_next = masked_time(ctx, remaining - count, lengths)
-        drawn = ctx.reveal(z, masked, probs)
-        probs, masked, count = ctx.align(probs), ctx.align(masked), ctx.align(count)
-        confidence = probs.log_prob_of(drawn.long(), key_dtype(probs), where=masked).exp().to(torch.float64)
+        drawn, confidence = ctx.reveal_scored(z, masked, probs)
+        masked, count = ctx.align(masked), ctx.align(count)
         keep = first(order(on_tie_grid(-confidence), masked), count)
         return ctx.remask(drawn, masked & ~keep), t_next
