@@ -41,12 +41,16 @@ def test_monte_carlo_estimate_agrees_with_the_exact_nelbo(denoiser_run):
 
 
 def test_autoregressive_scores_are_its_exact_log_likelihood(autoregressive_run):
-    """An autoregressive model is scored by -log_prob, with standard error 0 and a point interval."""
+    """An autoregressive model is scored by -log_prob, with standard error 0 and a point interval.
+
+    Scored in batches of 2 (the last of one row) against one batch of 5: equal up to the float32
+    network's rounding, since CPU kernels may take another path for a one-row batch."""
     x = sequences(3, 5)
     scored = score_rows(autoregressive_run, x, torch.arange(5), seed=0, batch_size=2)
     with torch.no_grad():
         expected = -autoregressive_run.model.log_prob(x).double()
-    assert torch.equal(scored.nll, expected) and scored.method == EXACT_AUTOREGRESSIVE
+    assert torch.allclose(scored.nll, expected, rtol=1e-6, atol=1e-5), (scored.nll, expected)
+    assert scored.method == EXACT_AUTOREGRESSIVE
     assert bool((scored.stderr == 0).all()) and torch.equal(scored.low, scored.high)
     assert scored.nfe == 3
 
