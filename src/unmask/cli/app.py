@@ -1,6 +1,7 @@
 """``unmask``: the command-line tool. ``unmask bench`` runs the sampler benchmark; ``unmask sample``
 draws sequences from a built-in target or a trained checkpoint; ``unmask likelihood`` scores
-sequences; ``unmask train`` trains a model.
+sequences; ``unmask train`` trains a model; ``unmask generate`` continues prompts with a Hugging Face
+model; ``unmask export`` saves a trained model as one.
 
 Bad options end with a one-line ``Error: ...`` naming the option, and exit status 2, before any
 work starts.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from .bench_command import bench
+from .export_command import export_command
 from .generate_command import generate_command
 from .likelihood_command import likelihood_command
 from .sample_command import sample_command
@@ -31,6 +33,7 @@ def build_app() -> typer.Typer:
     app.command("likelihood")(likelihood_command)
     app.command("train")(train_command)
     app.command("generate")(generate_command)
+    app.command("export")(export_command)
     return app
 
 

@@ -16,6 +16,8 @@ scores.logprob, scores.stderr, scores.is_greedy
   (:class:`LogitsProcessing`); kinds ``"diffusion"``, ``"masked-lm"``, ``"shifted"``, ``"auto"``
   (:mod:`.kinds`, :mod:`.shifted`).
 * :func:`load` (:mod:`.loading`): the adapter of a Hub name or a local ``save_pretrained`` folder.
+* :func:`export_checkpoint` (:mod:`.export`): a model trained by ``unmask train`` saved as a
+  ``transformers`` folder (:mod:`.pretrained`), which :func:`load` reads like any other.
 * :func:`loglikelihood` (:mod:`.loglikelihood`) and :func:`as_harness` (:mod:`.harness`):
   ``log p(continuation | context)`` of text pairs with standard errors, as an evaluation harness
   asks for it.
@@ -25,6 +27,7 @@ adapter only calls the model and tokenizer it is given.
 """
 
 from .adapter import HFDenoiser, model_logits, model_vocab_size
+from .export import export_checkpoint
 from .greedy import greedy_matches
 from .harness import as_harness
 from .kinds import KINDS, SHIFTED_MODEL_TYPES, Kind, resolve_kind
@@ -47,6 +50,7 @@ __all__ = [
     "as_harness",
     "check_first_position",
     "encode_pair",
+    "export_checkpoint",
     "greedy_matches",
     "load",
     "loglikelihood",

@@ -114,6 +114,8 @@ def load(
             f"name_or_path must be a model name or a directory, got {type(name_or_path).__name__}"
         )
     transformers = require_transformers()
+    from . import pretrained  # noqa: F401  (registers unmask's own models with the Auto classes)
+
     local = Path(name_or_path).is_dir()
     source = str(name_or_path)
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code, "local_files_only": local}

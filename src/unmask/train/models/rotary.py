@@ -29,15 +29,22 @@ class Rotary(nn.Module):
             raise ValueError(f"head_dim must be even (rotary embeddings rotate pairs), got {head_dim}")
         self.head_dim = head_dim
         self.length = length
+        self.base = base
         self.register_buffer("cos", torch.empty(length, head_dim // 2), persistent=False)
         self.register_buffer("sin", torch.empty(length, head_dim // 2), persistent=False)
         if not self.cos.is_meta:
-            # Computed in float64 on the CPU (exact angles at long lengths), then stored.
-            pairs = torch.arange(0, head_dim // 2, dtype=torch.float64, device="cpu")
-            frequencies = base ** (-2 * pairs / head_dim)
-            angles = torch.arange(length, dtype=torch.float64, device="cpu")[:, None] * frequencies
-            self.cos.copy_(angles.cos())
-            self.sin.copy_(angles.sin())
+            self.reset_tables()
+
+    @torch.no_grad()
+    def reset_tables(self) -> None:
+        """Compute the tables into the buffers where they are (a loader that built the module on
+        the meta device calls it once the buffers have storage)."""
+        # Computed in float64 on the CPU (exact angles at long lengths), then stored.
+        pairs = torch.arange(0, self.head_dim // 2, dtype=torch.float64, device="cpu")
+        frequencies = self.base ** (-2 * pairs / self.head_dim)
+        angles = torch.arange(self.length, dtype=torch.float64, device="cpu")[:, None] * frequencies
+        self.cos.copy_(angles.cos())
+        self.sin.copy_(angles.sin())
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """``x [B, H, n, head_dim]`` rotated by the angles of ``positions``: LongTensor ``[n]``
