@@ -1,8 +1,9 @@
 """``unmask.generate`` on tiny BERT and LLaDA-style models: the layout (a row gives the same
 tokens alone, padded, or in any batch; the prompt is never changed; a single block is exactly
 ``unmask.sample`` on ``[prompt][masks]``), chat templates, per-row stopping at EOS (finished rows
-cost fewer calls), steps split over blocks, classifier-free guidance (``w = 0`` is the plain
-model; the unconditional pass has its prompt masked), and errors before any work."""
+cost fewer calls, within a block too), steps split over blocks, classifier-free guidance (``w =
+0`` is the plain model; the unconditional pass has its prompt masked), and errors before any
+work."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from unmask.hf.generation import generate
 from unmask.hf.guidance import Guided
 
 from .models import bert, diffusion, word_tokenizer
+from .models import transformers as _transformers  # noqa: F401  (skips without the hf extra)
+
+MaskedLMOutput = _transformers.modeling_outputs.MaskedLMOutput
 
 PROMPTS = ["the cat sat", "a dog ran to the park", "paris"]
 
@@ -121,6 +125,40 @@ def test_finished_rows_stop_costing_calls_and_are_padded_after_their_eos(adapter
     assert torch.equal(
         full.tokens[:, :4], out.tokens[:, :4].where(out.tokens[:, :4] != pad, full.tokens[:, :4])
     )
+
+
+class EosLeaning(torch.nn.Module):
+    """``inner`` with ``bias`` added to the EOS logit everywhere, so that rows end early."""
+
+    def __init__(self, inner: torch.nn.Module, eos: int, bias: float) -> None:
+        super().__init__()
+        self.inner, self.config, self.eos, self.bias = inner, inner.config, eos, bias
+        self.eval()
+
+    def forward(self, input_ids, **kwargs):
+        logits = self.inner(input_ids=input_ids, **kwargs).logits.clone()
+        logits[..., self.eos] += self.bias
+        return MaskedLMOutput(logits=logits)
+
+
+def test_a_row_ends_within_a_block_once_everything_before_its_eos_is_revealed(tokenizer) -> None:
+    """One block of 8, one token per call: a row whose EOS has every position before it revealed
+    takes no more calls; what it generated up to its EOS is what the same seed gives without
+    stopping, and it gives the same alone as in the batch."""
+    adapter = HFDenoiser(EosLeaning(bert(tokenizer), tokenizer.eos_token_id, 2.0), tokenizer, allow_eos=True)
+    out = generate(adapter, None, PROMPTS, max_new_tokens=8, generator=0)
+    full = generate(adapter, None, PROMPTS, max_new_tokens=8, generator=0, stop_at_eos=False)
+    assert (full.nfe_per_row == 8).all()
+    assert out.finished.any() and (out.nfe_per_row[out.finished] < 8).any(), (
+        "the fixture must end a row early"
+    )
+    for row in range(len(PROMPTS)):
+        n = int(out.lengths[row])
+        if out.finished[row]:
+            assert torch.equal(out.tokens[row, : n + 1], full.tokens[row, : n + 1])
+            assert (out.tokens[row, n + 1 :] == adapter.token_id("pad")).all()
+        alone = generate(adapter, None, [PROMPTS[row]], max_new_tokens=8, generator=0, row_ids=[row])
+        assert torch.equal(alone.tokens[0], out.tokens[row]) and alone.nfe_per_row[0] == out.nfe_per_row[row]
 
 
 def test_steps_are_split_over_the_blocks(adapters) -> None:

@@ -19,10 +19,11 @@ block of ``max_new_tokens`` by default), filled left to right, each by one :func
 run whose free positions are that block's: earlier blocks are fixed, and later blocks reach the
 model as mask tokens (attended, as in LLaDA's semi-autoregressive decoding) without being free.
 ``steps`` is split over the blocks as evenly as possible, earlier blocks first. With
-``stop_at_eos`` a row whose block holds the EOS token is finished after that block: it takes no
-part in later blocks, so it costs no more calls (``nfe_per_row``). Within a block a row stops
-only when the block is full, so stopping is block-grained: pass ``block_length`` (LLaDA uses 32)
-to stop early. Positions after a row's first generated EOS are reported as the padding id.
+``stop_at_eos`` a row ends as soon as it holds an EOS token with every generated position before
+it revealed, within a block too (the ``stop`` of :func:`unmask.sample`): it takes no more steps,
+calls or blocks (``nfe_per_row``), and the positions after its EOS, revealed or not, are reported
+as the padding id. Whether and when a row ends depends only on its own tokens, so a row still
+gives the same output alone or in any batch.
 
 **Guidance.** ``guidance = w > 0`` runs each call with classifier-free guidance
 (:class:`~unmask.hf.guidance.Guided`): ``nfe`` counts denoiser calls, ``model_calls = 2 * nfe``
@@ -45,6 +46,7 @@ from ..samplers import registry
 from ..samplers.base import Sampler
 from ..samplers.block_sizes import BlockSizes, even_sizes
 from ..samplers.driver import sample
+from ..samplers.planned.plan import leading
 from ..streams import seed_from
 from .adapter import HFDenoiser
 from .guidance import Guided
@@ -217,7 +219,8 @@ def generate(
             one) or False (plain text).
         block_length: positions per block (None: one block of ``max_new_tokens``).
         guidance: classifier-free guidance scale ``w >= 0`` (0: none).
-        stop_at_eos: end a row at its first generated EOS (block-grained, module docstring).
+        stop_at_eos: end a row at its first generated EOS once every position before it is revealed
+            (module docstring).
         batch_size: prompts per batch (None: all at once); the output does not depend on it.
         row_ids: the prompts' global ids in the random streams (default ``0..B-1``), for sharding.
         progress: called as ``progress(rows_done, rows_total)`` after each batch.
@@ -301,6 +304,20 @@ def generate(
     )
 
 
+def ended_rows(positions: torch.Tensor, eos: int, mask_id: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The ``stop`` of a block (:func:`unmask.sample`): a row has ended once the block's positions
+    ``positions [n, w]`` (row positions of its generated tokens, in order) hold an EOS after which
+    nothing is left to reveal before it: an EOS among the leading revealed positions."""
+
+    def ended(z: torch.Tensor) -> torch.Tensor:
+        block = z.gather(1, positions)
+        revealed = leading(block != mask_id)
+        before = torch.arange(block.shape[1], device=block.device) < revealed[:, None]
+        return ((block == eos) & before).any(-1)
+
+    return ended
+
+
 def generate_batch(
     view: BlockView,
     denoiser: HFDenoiser,
@@ -348,10 +365,11 @@ def generate_batch(
         if block == 0:
             denoiser.check_prompt(state)
         this_sampler, this_steps = block_sampler(sampler, steps, high - low, cut)
+        stop = None if eos is None else ended_rows(where[active, low:high], eos, denoiser.mask_id)
         out = sample(
             view, this_sampler, vocab_size=denoiser.vocab_size, steps=this_steps, prompt=state,
             attention_mask=exists[active, :cut], cond=cond, generator=block_seed(seed, block),
-            row_ids=global_ids[active],
+            row_ids=global_ids[active], stop=stop,
         )  # fmt: skip
         revealed = out.tokens.gather(1, where[active, low:high])
         generated[active, low:high] = revealed

@@ -27,7 +27,7 @@ from ..streams import RowStreams, seed_from
 from . import registry
 from .base import Sampler
 from .drawing import DrawingContext
-from .loop import run_steps
+from .loop import Stop, run_steps
 from .model_calls import ModelCalls, ModelOutput
 
 Callback = Callable[[int, int | None, torch.Tensor], None]
@@ -284,6 +284,7 @@ def sample(
     record: bool = False,
     callback: Callback | None = None,
     show_progress: bool | None = None,
+    stop: Stop | None = None,
 ) -> SampleResult:
     """Draw ``batch_size`` sequences of ``length`` tokens from a denoiser with a sampler.
 
@@ -323,6 +324,11 @@ def sample(
         show_progress: a progress line on standard error (:mod:`unmask.progress`): True from the
             first step, False never; None (the default) when standard error is a terminal and
             the run has lasted two seconds.
+        stop: ``stop(z [B, L]) -> bool [B]``, called on the whole state before every step: a row
+            where it holds has ended (a generation past its end of sequence) and takes no more
+            steps, no final move and no more calls; its masked positions stay masked in
+            ``result.tokens``. It must be a function of the row's own tokens (then a row stops
+            at the same step in any batch).
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     if show_progress is not None and not isinstance(show_progress, bool):
@@ -342,6 +348,8 @@ def sample(
     times = make_grid(grid, steps, process.schedule, process.t_end, device) if sampler.uses_grid else None
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable as f(x_t, t) -> logits, got {type(denoiser).__name__}")
+    if stop is not None and not callable(stop):
+        raise TypeError(f"stop must be callable as stop(z) -> bool [B] or None, got {type(stop).__name__}")
     check_accepts(denoiser, list(cond))
     check_vocabulary(denoiser, vocab_size)
     start_time = float(times[0].detach()) if times is not None else 1.0
@@ -384,7 +392,7 @@ def sample(
             if times is not None
             else torch.ones(batch, dtype=torch.float64, device=device)
         )
-        z, _, taken = run_steps(sampler, ctx, z, t, times, final_denoise, on_step)
+        z, _, taken = run_steps(sampler, ctx, z, t, times, final_denoise, on_step, stop)
     if progress is not None:
         progress.close(taken)
     ctx.finish_checks()

@@ -21,6 +21,8 @@ from .base import Sampler, StepContext
 FINAL_STEP = -1
 
 OnStep = Callable[[int, int | None, torch.Tensor], None]
+#: ``stop(z [n, L]) -> bool [n]``: the rows that have ended (see :func:`run_steps`).
+Stop = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Frames(Protocol):
@@ -45,15 +47,21 @@ def run_steps(
     times: torch.Tensor | None,
     final_denoise: bool,
     on_step: OnStep | None = None,
+    stop: Stop | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Run ``sampler`` from states ``z [n, L]`` at times ``t [n]`` until it is done, then the final
-    move. ``times``: the grid (grid samplers) or None. Returns ``(z, t, steps taken)``."""
+    move. ``times``: the grid (grid samplers) or None. ``stop``: rows where ``stop(z)`` holds
+    before a step take no more steps and skip the final move (a row that has ended: their masked
+    positions stay masked). Returns ``(z, t, steps taken)``."""
     total = None if times is None else len(times) - 1
     limit = sampler.max_steps(z.shape[-1])
     index = 0
     while total is None or index < total:
         s = None if times is None else times[index + 1]
-        frame = ctx.begin_step(index, sampler.active(ctx, z, index), z, t, s)
+        active = sampler.active(ctx, z, index)
+        if stop is not None:
+            active = active & ~stop(z)
+        frame = ctx.begin_step(index, active, z, t, s)
         if frame is None:
             break
         if limit is not None and index >= limit:
@@ -67,7 +75,10 @@ def run_steps(
         index += 1
         if on_step is not None:
             on_step(index, total, z)
-    frame = ctx.begin_step(FINAL_STEP, ctx.process.finishing_rows(ctx, z, final_denoise), z, t, None)
+    finishing = ctx.process.finishing_rows(ctx, z, final_denoise)
+    if stop is not None:
+        finishing = finishing & ~stop(z)
+    frame = ctx.begin_step(FINAL_STEP, finishing, z, t, None)
     if frame is not None:
         z_step, t_step, _ = frame
         z, t = ctx.end_step(ctx.process.finish(ctx, z_step, t_step, final_denoise), t_step)
