@@ -27,7 +27,7 @@ import torch
 
 from .laws import Law, flat_rows
 from .pieces import at_positions
-from .row_summaries import exp_shifted_, row_summaries, subtract_into
+from .row_summaries import exp_shifted_, reaches_floor, row_summaries, subtract_into
 from .workspace import Workspace
 
 
@@ -141,7 +141,8 @@ class Probabilities(Law):
         picked, _ = self._source_rows(index, workspace)
         top = picked.amax(-1, keepdim=True)
         out = workspace.buffer("masses", len(index), picked.shape[-1], torch.float64, self.device)
-        return exp_shifted_(subtract_into(out, picked, top))
+        floor_reached = reaches_floor(picked, top, torch.float64)
+        return exp_shifted_(subtract_into(out, picked, top), floor_reached=floor_reached)
 
     def log_rows(self, index: torch.Tensor) -> torch.Tensor:
         """Float64 log-probabilities ``[m, V]`` of the flat positions ``index [m]``."""
