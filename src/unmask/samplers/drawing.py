@@ -185,13 +185,18 @@ class DrawingContext(StepContext):
         return drawn, log_q
 
     def move(self, z, prob, values):
-        go = self._decide(self.masked(z), prob)
-        return torch.where(go, self._values(values, go), z)
+        return self._scored_move(z, prob, values)[0]
 
     def reveal_scored(self, z, chosen, values):
-        go = self._decide(self.masked(z), chosen)  # the same stream use as move
+        z, go, log_q = self._scored_move(z, chosen, values)
+        return z, torch.where(go, log_q.detach().exp(), 0.0)
+
+    def _scored_move(self, z, prob, values):
+        """:meth:`move`, with the positions that moved ``[n, L]`` and the log-probabilities of
+        their values (0 elsewhere)."""
+        go = self._decide(self.masked(z), prob)
         drawn, log_q = self._scored_values(values, go)
-        return torch.where(go, drawn, z), torch.where(go, log_q.detach().exp(), 0.0)
+        return torch.where(go, drawn, z), go, log_q
 
     def select(self, z, eligible, count, weights=None):
         eligible = eligible & self.free
