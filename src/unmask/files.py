@@ -12,6 +12,11 @@
   regular file does, and is written in place too.
 * A folder, a socket, or anything else is refused.
 
+A folder of files (:func:`write_folder`) is written whole or not at all: into a new folder beside
+the destination, renamed into place once complete (replacing an existing folder, with ``force``,
+which is removed only then); its files and folders get the modes of new ones under the umask,
+whatever modes the libraries that wrote them chose.
+
 :func:`check_output` applies these rules without writing anything, so that a command can refuse
 a bad destination before it starts any work; :func:`write_output` applies them again when it
 writes. Both raise :class:`OutputError` (an ``OSError``) with a one-line reason, and
@@ -22,9 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 #: The path that names standard output.
@@ -214,3 +222,55 @@ def _write_atomic(target: Path, payload: bytes, mode: int, owner: tuple[int, int
             os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def check_output_folder(out: str | os.PathLike, force: bool = False) -> Path:
+    """``out`` as a path, after checking that :func:`write_folder` may write it: a missing folder,
+    an empty one, or (with ``force``) a non-empty one; a symlink or anything that is not a folder
+    is refused (:class:`OutputError`), a non-empty folder without ``force`` too
+    (:class:`OutputExists`)."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder path, got {type(out).__name__}")
+    destination = Path(out)
+    if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
+        raise OutputError(f"{str(destination)!r} exists and is not a folder; give a new folder")
+    if destination.is_dir() and any(destination.iterdir()) and not force:
+        raise OutputExists(destination)
+    return destination
+
+
+def _give_new_file_modes(folder: Path) -> None:
+    """Give every file under ``folder`` the mode of a new file (``0o666 & ~umask``) and every
+    folder ``0o777 & ~umask``: the libraries that write them may go through private temporary
+    files (``0o600``)."""
+    file_mode = new_file_mode()
+    folder_mode = 0o777 & ~current_umask()
+    for root, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), folder_mode)
+        for name in files:
+            os.chmod(os.path.join(root, name), file_mode)
+
+
+def write_folder(destination: Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write(folder)`` on a new folder beside ``destination``, give what it wrote the modes
+    of new files and folders, then rename it into place (over an existing ``destination``, which
+    is removed only then: call :func:`check_output_folder` first). Returns ``destination``."""
+    parent = destination.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    partial = parent / f".{destination.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    os.mkdir(partial)  # mode 0o777 & ~umask
+    try:
+        write(partial)
+        _give_new_file_modes(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    old = None
+    if destination.exists():
+        old = parent / f".{destination.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+        os.rename(destination, old)
+    os.rename(partial, destination)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return destination

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..files import check_output_folder
 from .errors import fail, output_message
 
 
@@ -33,11 +34,11 @@ def export_command(
     """Save a trained denoiser as a transformers model folder (config.json, model.safetensors,
     tokenizer) for `unmask generate --model FOLDER` (needs the hf extra)."""
     try:
-        from ..hf.export import TokenizerError, check_export_destination, export_checkpoint
+        from ..hf.export import TokenizerError, export_checkpoint
     except ImportError as error:
         raise fail("--out", str(error)) from None
     try:
-        check_export_destination(out, force)
+        check_output_folder(out, force)
     except OSError as error:
         raise fail("--out", output_message(error, out)) from None
     try:
